@@ -1,0 +1,307 @@
+//! The API as this program sees it: endpoint paths with percent-encoded
+//! segments, query strings, and lenient serde views of the responses.
+//!
+//! Views keep only what the CLI shows; every field but the id may be missing
+//! or null, unknown fields are ignored, and shapes that vary stay `Value`.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// Percent-encodes one path segment: an id with `/`, `?`, `#`, `%` or a
+/// space must not change the path that is requested.
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A query string built in order, values percent-encoded.
+#[derive(Default)]
+pub struct Query(String);
+
+impl Query {
+    pub fn push(&mut self, key: &str, value: &str) -> &mut Self {
+        self.0.push(if self.0.is_empty() { '?' } else { '&' });
+        self.0.push_str(key);
+        self.0.push('=');
+        self.0.push_str(&seg(value));
+        self
+    }
+
+    pub fn push_opt(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.push(key, v);
+        }
+        self
+    }
+
+    pub fn flag(&mut self, key: &str, on: bool) -> &mut Self {
+        if on {
+            self.push(key, "true");
+        }
+        self
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// DOCS: GET /v2/consumer/workflows (page of the caller's workflows)
+pub const WORKFLOWS: &str = "/v2/consumer/workflows";
+// DOCS: GET /v1/manager/workflows (a user's workflows; manager token)
+pub const MANAGER_WORKFLOWS: &str = "/v1/manager/workflows";
+
+// DOCS: GET /v2/consumer/workflows/{workflowId}
+pub fn workflow_path(id: &str) -> String {
+    format!("{WORKFLOWS}/{}", seg(id))
+}
+
+// DOCS: GET /v2/consumer/workflows/{workflowId}/steps/{stepName}
+pub fn step_path(workflow_id: &str, step: &str) -> String {
+    format!("{WORKFLOWS}/{}/steps/{}", seg(workflow_id), seg(step))
+}
+
+// DOCS: GET /v1/consumer/jobs/{jobId}?detailed=true
+pub fn job_path(id: &str) -> String {
+    format!("/v1/consumer/jobs/{}?detailed=true", seg(id))
+}
+
+// DOCS: GET /v2/consumer/blobs/{blobId}: a redirect to a signed CDN URL, or the bytes
+pub fn blob_path(id: &str, nsfw: bool) -> String {
+    let mut p = format!("/v2/consumer/blobs/{}", seg(id));
+    if nsfw {
+        p.push_str("?hideMatureContent=false");
+    }
+    p
+}
+
+/// One page of `GET /v2/consumer/workflows`; items stay raw so they can be
+/// re-printed exactly as the API sent them.
+#[derive(Deserialize)]
+pub struct Page<'a> {
+    #[serde(borrow, default)]
+    pub items: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    pub next: Option<String>,
+    /// What older clients read; the API sends `next`.
+    #[serde(default, rename = "nextCursor")]
+    pub next_cursor: Option<String>,
+}
+
+impl Page<'_> {
+    /// The cursor of the next page; empty means the last page.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.next
+            .as_deref()
+            .or(self.next_cursor.as_deref())
+            .filter(|c| !c.is_empty())
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Workflow {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<Value>>,
+    #[serde(default)]
+    pub steps: Option<Vec<Step>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct Step {
+    #[serde(default, rename = "$type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub input: Option<Value>,
+    #[serde(default)]
+    pub output: Option<Value>,
+}
+
+impl Workflow {
+    pub fn steps(&self) -> &[Step] {
+        self.steps.as_deref().unwrap_or_default()
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.status.as_deref().is_some_and(is_final_status)
+    }
+}
+
+pub fn is_final_status(s: &str) -> bool {
+    matches!(s, "succeeded" | "failed" | "expired" | "canceled")
+}
+
+impl Step {
+    /// The prompt of the step's input, when it has one.
+    pub fn prompt(&self) -> Option<&str> {
+        self.input.as_ref()?.get("prompt")?.as_str()
+    }
+}
+
+/// A file a step produced, found anywhere in its output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlobRef {
+    pub id: String,
+    /// `image`, `video`, or `blob` when the output did not say.
+    pub kind: String,
+    pub url: Option<String>,
+    pub available: bool,
+    pub blocked_reason: Option<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+}
+
+/// Every blob in a step's output, in document order: objects with a string
+/// `id` and a boolean `available` at any depth, and the bare ids of
+/// `blobId` / `blobIds`.
+pub fn find_blobs(output: &Value) -> Vec<BlobRef> {
+    let mut found = Vec::new();
+    collect_blobs(output, None, &mut found, 0);
+    found
+}
+
+/// Output nesting deeper than this is not followed (a hostile body must not
+/// exhaust the stack).
+const MAX_DEPTH: usize = 32;
+
+fn collect_blobs(v: &Value, key: Option<&str>, found: &mut Vec<BlobRef>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            if let (Some(Value::String(id)), Some(Value::Bool(available))) =
+                (map.get("id"), map.get("available"))
+            {
+                found.push(blob_from_object(id, *available, map, key));
+                return;
+            }
+            for (k, child) in map {
+                collect_blobs(child, Some(k), found, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                collect_blobs(child, key, found, depth + 1);
+            }
+        }
+        Value::String(id) if matches!(key, Some("blobId" | "blobIds")) => found.push(BlobRef {
+            id: id.clone(),
+            kind: "blob".into(),
+            url: None,
+            available: true,
+            blocked_reason: None,
+            width: None,
+            height: None,
+        }),
+        _ => {}
+    }
+}
+
+fn blob_from_object(
+    id: &str,
+    available: bool,
+    map: &serde_json::Map<String, Value>,
+    key: Option<&str>,
+) -> BlobRef {
+    let str_field = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
+    let kind = str_field("type").unwrap_or_else(|| {
+        match key {
+            Some(k) if k.to_ascii_lowercase().contains("video") => "video",
+            Some(k) if k.to_ascii_lowercase().contains("image") => "image",
+            _ => "blob",
+        }
+        .to_string()
+    });
+    BlobRef {
+        id: id.to_string(),
+        kind,
+        url: str_field("url").filter(|u| !u.is_empty()),
+        available,
+        blocked_reason: str_field("blockedReason"),
+        width: map.get("width").and_then(Value::as_u64),
+        height: map.get("height").and_then(Value::as_u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn segments_cannot_change_the_path() {
+        assert_eq!(seg("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(seg("ü"), "%C3%BC");
+        assert_eq!(seg("0-019b.jpeg"), "0-019b.jpeg");
+    }
+
+    #[test]
+    fn blobs_are_found_in_every_output_shape() {
+        let out = json!({
+            "images": [{"id": "a.jpeg", "available": true, "url": "u", "width": 2, "height": 3}],
+            "video": {"id": "v.mp4", "available": true, "type": "video"},
+            "additionalVideos": [{"id": "w.webm", "available": false, "blockedReason": "x"}],
+            "blobId": "b1",
+            "blobIds": ["b2"],
+            "deep": {"frames": [{"videoBlob": {"id": "f", "available": true}}]},
+            "other": {"id": 5, "available": "yes"}
+        });
+        let ids: Vec<_> = find_blobs(&out)
+            .into_iter()
+            .map(|b| (b.id, b.kind))
+            .collect();
+        let mut ids = ids;
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                ("a.jpeg".into(), "image".into()),
+                ("b1".into(), "blob".into()),
+                ("b2".into(), "blob".into()),
+                ("f".into(), "video".into()),
+                ("v.mp4".into(), "video".into()),
+                ("w.webm".into(), "video".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let mut v = json!({"id": "x", "available": true});
+        for _ in 0..10_000 {
+            v = json!([v]);
+        }
+        assert!(find_blobs(&v).is_empty());
+        // serde_json's recursion limit makes dropping this safe too.
+        std::mem::forget(v);
+    }
+
+    #[test]
+    fn page_cursor_prefers_next() {
+        let p: Page = serde_json::from_str(r#"{"items":[],"next":"","nextCursor":"c"}"#).unwrap();
+        assert_eq!(p.next_cursor(), None);
+        let p: Page = serde_json::from_str(r#"{"items":[],"nextCursor":"c"}"#).unwrap();
+        assert_eq!(p.next_cursor(), Some("c"));
+    }
+}

@@ -1,0 +1,61 @@
+//! `blob`: where a blob lives (the API redirects to a signed URL), and with
+//! `--download` or `--output` the file itself.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::{Ctx, Out, OutExt};
+use crate::cli::BlobOpts;
+use crate::download::{self, Naming, Source};
+use crate::error::{Error, Result};
+use crate::render::escape;
+
+pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
+    if !o.download && o.output.is_none() {
+        let (url, _) = download::resolve_blob(&ctx.client, &o.blob_id, o.nsfw)?;
+        if ctx.globals.json {
+            let doc = json!({"blobId": o.blob_id, "url": url, "file": null, "bytes": null});
+            return writeln!(out, "{doc}").out();
+        }
+        return writeln!(out, "Blob URL: {}", escape(&url)).out();
+    }
+    let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let naming = Naming {
+        stem: blob_stem(&o.blob_id),
+        blob_id: &o.blob_id,
+        exact: o.output.as_ref().map(PathBuf::from),
+    };
+    if o.dir.is_some() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
+    }
+    let source = Source::Api {
+        blob_id: &o.blob_id,
+        nsfw: o.nsfw,
+    };
+    let outcome = download::download(&ctx.client, source, &naming, &dir)?;
+    let path = outcome.path().display().to_string();
+    if ctx.globals.json {
+        let doc = json!({"blobId": o.blob_id, "url": null, "file": path, "bytes": outcome.bytes()});
+        return writeln!(out, "{doc}").out();
+    }
+    writeln!(
+        out,
+        "Downloaded: {} ({} bytes)",
+        escape(&path),
+        outcome.bytes()
+    )
+    .out()
+}
+
+/// `{blobId}` without its extension when it has one (the extension is added
+/// back from the id), made safe as a file name.
+fn blob_stem(id: &str) -> String {
+    let stem = match id.rsplit_once('.') {
+        Some((stem, _)) if download::has_extension(id) => stem,
+        _ => id,
+    };
+    download::safe_name(stem)
+}

@@ -1,0 +1,52 @@
+//! `user`: a user's workflows from the v1 manager endpoint (a bare array,
+//! PascalCase query parameters, at most 10 at a time).
+
+use std::io::Write;
+
+use serde_json::value::RawValue;
+
+use super::{Ctx, Out, OutExt};
+use crate::api::{self, Query, Workflow};
+use crate::cli::UserOpts;
+use crate::client::parse_json;
+use crate::error::Result;
+use crate::jsontext::minify;
+use crate::render::{self, escape};
+
+pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
+    let f = &o.filters;
+    let mut q = Query::default();
+    q.push("UserId", &o.user_id);
+    q.push_opt("Take", f.take.map(|t| t.to_string()).as_deref());
+    for tag in &f.tags {
+        q.push("Tags", tag);
+    }
+    q.push_opt("Query", f.query.as_deref());
+    q.flag("ExcludeFailed", f.exclude_failed);
+    q.flag("Inverse", f.oldest);
+    q.push_opt("Cursor", f.cursor.as_deref());
+    let what = format!("workflows for user '{}'", escape(&o.user_id));
+    let answer = ctx
+        .client
+        .get(&format!("{}{}", api::MANAGER_WORKFLOWS, q.as_str()), &what)?;
+    let items: Vec<&RawValue> = parse_json(&answer.body, "a list of workflows")?;
+    if ctx.globals.json {
+        return writeln!(out, "{}", minify(&answer.body)).out();
+    }
+    if ctx.globals.jsonl {
+        for item in &items {
+            writeln!(out, "{}", minify(item.get())).out()?;
+        }
+        return Ok(());
+    }
+    if items.is_empty() {
+        return writeln!(out, "No workflows found.").out();
+    }
+    writeln!(out, "Found {} workflow(s):", items.len()).out()?;
+    for item in &items {
+        let wf: Workflow = parse_json(item.get(), "a workflow")?;
+        writeln!(out).out()?;
+        render::workflow_block(out, &wf).out()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! `workflow`: one workflow as the API sends it, optionally after waiting
+//! for it to reach a final status.
+
+use std::time::{Duration, Instant};
+
+use super::{check_json, print_document, Ctx, Out};
+use crate::api::{self, Workflow};
+use crate::client::parse_json;
+use crate::error::{Error, Kind, Result};
+use crate::render::escape;
+
+/// Polls start this far apart and back off to `MAX_POLL`.
+const FIRST_POLL: Duration = Duration::from_secs(1);
+const MAX_POLL: Duration = Duration::from_secs(10);
+
+pub fn run(ctx: &Ctx, id: &str, wait: Option<u64>, out: &mut Out) -> Result<()> {
+    let what = format!("workflow '{}'", escape(id));
+    let path = api::workflow_path(id);
+    let Some(secs) = wait else {
+        let answer = ctx.client.get(&path, &what)?;
+        check_json(&answer.body, &what)?;
+        return print_document(ctx, out, &answer.body);
+    };
+    let (body, wf, ended) = poll(ctx, &path, &what, Duration::from_secs(secs))?;
+    print_document(ctx, out, &body)?;
+    let status = wf.status.as_deref().unwrap_or("unknown");
+    match ended {
+        false => Err(Error::new(
+            Kind::WaitTimeout,
+            format!(
+                "stopped waiting after {secs}s: {what} is still {} (the workflow goes on); \
+                 look again with: civitai-orch workflow {} --wait",
+                escape(status),
+                escape(id)
+            ),
+        )),
+        true if status == "succeeded" => Ok(()),
+        true => Err(Error::new(
+            Kind::WorkflowFailed,
+            format!("{what} ended {}", escape(status)),
+        )),
+    }
+}
+
+/// Polls until the workflow is final or `limit` passes. Returns the last
+/// body seen, its view, and whether the workflow ended.
+fn poll(ctx: &Ctx, path: &str, what: &str, limit: Duration) -> Result<(String, Workflow, bool)> {
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut interval = FIRST_POLL;
+    let mut last: Option<(String, Workflow)> = None;
+    let mut last_line = String::new();
+    loop {
+        match ctx.client.get(path, what) {
+            Ok(answer) => {
+                let wf: Workflow = parse_json(&answer.body, what)?;
+                let line = status_line(&wf);
+                if line != last_line && ctx.notes.live() {
+                    ctx.notes
+                        .note(&format!("[{:>4}s] {line}", start.elapsed().as_secs()));
+                }
+                last_line = line;
+                if wf.is_final() {
+                    return Ok((answer.body, wf, true));
+                }
+                last = Some((answer.body, wf));
+            }
+            // A failed poll is just another poll until the deadline.
+            Err(e) if e.kind == Kind::Network || e.kind == Kind::RateLimited => {
+                ctx.notes.note(&format!("poll failed: {e}; polling again"));
+            }
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep(interval.min(deadline - now));
+        interval = (interval * 2).min(MAX_POLL);
+    }
+    match last {
+        Some((body, wf)) => Ok((body, wf, false)),
+        None => Err(Error::new(
+            Kind::WaitTimeout,
+            format!("stopped waiting: no answer about {what} before the deadline"),
+        )),
+    }
+}
+
+/// `processing; steps: 0 processing, upscale scheduled`.
+fn status_line(wf: &Workflow) -> String {
+    let steps: Vec<String> = wf
+        .steps()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                escape(s.name.as_deref().unwrap_or("?")),
+                escape(s.status.as_deref().unwrap_or("?"))
+            )
+        })
+        .collect();
+    format!(
+        "{}; steps: {}",
+        escape(wf.status.as_deref().unwrap_or("unknown")),
+        steps.join(", ")
+    )
+}

@@ -1,0 +1,625 @@
+//! Turns the user's `--from` / `--to` values into UTC instants and renders
+//! instants in the millisecond ISO 8601 form the API expects. This module
+//! owns which date spellings are accepted, what a bare day means for each
+//! end of a range, and how spans like `7d` count back from "now"; it knows
+//! nothing about flags, so callers add the flag name and [`ACCEPTED_FORMS`]
+//! to its short error reasons.
+
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+
+/// Which end of a range a value is for; decides what a bare day means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    From,
+    To,
+}
+
+/// One line listing the accepted forms, used in error messages.
+pub const ACCEPTED_FORMS: &str = "YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.fff]][Z|±HH:MM], or a span back from now like 30m, 24h, 7d, 2w";
+
+/// Parses a --from/--to value; `now` is passed in so tests are deterministic.
+///
+/// A span of zero (`0m`, `0d`, ...) is accepted and means `now`: it is the
+/// natural limit of the form and gives `--to 0d` an obvious reading.
+pub fn parse_date(
+    input: &str,
+    bound: Bound,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime, String> {
+    let value = input.trim();
+    if value.is_empty() {
+        return Err("empty date".to_string());
+    }
+    // Every accepted form is ASCII; refusing the rest up front means the
+    // byte-wise parsing below can never split a multi-byte character.
+    if !value.is_ascii() {
+        return Err(not_a_date(value));
+    }
+    if let Some((count, unit_secs)) = split_span(value.as_bytes()) {
+        return span_back(now, count, unit_secs)
+            .ok_or_else(|| format!("span too large: '{value}'"));
+    }
+    parse_absolute(value.as_bytes(), bound).ok_or_else(|| not_a_date(value))
+}
+
+/// UTC ISO 8601 with exactly 3 fraction digits and Z: "2026-01-20T06:00:00.000Z".
+pub fn format_iso_millis(t: OffsetDateTime) -> String {
+    let utc = to_utc_clamped(t);
+    format!(
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        format_year(utc.year()),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.millisecond()
+    )
+}
+
+fn not_a_date(value: &str) -> String {
+    format!("not a date: '{value}'")
+}
+
+/// Splits `7d` into (7, seconds per day); None when the value is not shaped
+/// like a span at all, so it can still be tried as a date.
+fn split_span(value: &[u8]) -> Option<(&[u8], i64)> {
+    let (&unit, count) = value.split_last()?;
+    if count.is_empty() || !count.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // Lowercase only: an uppercase `M` reads as "months" to many people.
+    let unit_secs = match unit {
+        b'm' => 60,
+        b'h' => 60 * 60,
+        b'd' => 24 * 60 * 60,
+        b'w' => 7 * 24 * 60 * 60,
+        _ => return None,
+    };
+    Some((count, unit_secs))
+}
+
+fn span_back(now: OffsetDateTime, count: &[u8], unit_secs: i64) -> Option<OffsetDateTime> {
+    let count = i64::try_from(parse_digits(count)?).ok()?;
+    let secs = count.checked_mul(unit_secs)?;
+    now.checked_sub(time::Duration::seconds(secs))?
+        .checked_to_offset(UtcOffset::UTC)
+}
+
+fn parse_absolute(value: &[u8], bound: Bound) -> Option<OffsetDateTime> {
+    let mut cursor = Cursor { rest: value };
+    let date = parse_ymd(&mut cursor)?;
+    if cursor.rest.is_empty() {
+        return date_only(date, bound);
+    }
+    cursor.eat_any(b"Tt ")?;
+    let clock = parse_clock(&mut cursor)?;
+    let offset = parse_zone(&mut cursor)?;
+    if !cursor.rest.is_empty() {
+        return None;
+    }
+    date.with_time(clock)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)
+}
+
+/// A bare day covers the whole day, so each end takes the matching edge
+/// and `--from D --to D` selects exactly that day.
+fn date_only(date: Date, bound: Bound) -> Option<OffsetDateTime> {
+    let start_or_end = match bound {
+        Bound::From => date.midnight(),
+        Bound::To => date.with_hms_milli(23, 59, 59, 999).ok()?,
+    };
+    Some(start_or_end.assume_utc())
+}
+
+fn parse_ymd(cursor: &mut Cursor) -> Option<Date> {
+    let year = cursor.digits(4)?;
+    cursor.eat(b'-')?;
+    let month = cursor.digits(2)?;
+    cursor.eat(b'-')?;
+    let day = cursor.digits(2)?;
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()
+}
+
+/// `HH:MM`, then optionally `:SS`, then (only after seconds) `.fraction`.
+fn parse_clock(cursor: &mut Cursor) -> Option<Time> {
+    let hour = cursor.digits(2)?;
+    cursor.eat(b':')?;
+    let minute = cursor.digits(2)?;
+    let mut second = 0;
+    let mut nanos = 0;
+    if cursor.eat(b':').is_some() {
+        second = cursor.digits(2)?;
+        if cursor.eat(b'.').is_some() {
+            nanos = cursor.fraction_nanos()?;
+        }
+    }
+    Time::from_hms_nano(
+        u8::try_from(hour).ok()?,
+        u8::try_from(minute).ok()?,
+        u8::try_from(second).ok()?,
+        nanos,
+    )
+    .ok()
+}
+
+/// No zone at all means UTC: the API speaks UTC, and a machine-local guess
+/// would make the same command mean different things on different hosts.
+fn parse_zone(cursor: &mut Cursor) -> Option<UtcOffset> {
+    if cursor.rest.is_empty() || cursor.eat_any(b"Zz").is_some() {
+        return Some(UtcOffset::UTC);
+    }
+    let sign = cursor.eat_any(b"+-")?;
+    let hours = cursor.digits(2)?;
+    cursor.eat(b':')?;
+    let minutes = cursor.digits(2)?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let (hours, minutes) = (i8::try_from(hours).ok()?, i8::try_from(minutes).ok()?);
+    // UtcOffset wants both parts carrying the sign.
+    let (hours, minutes) = if sign == b'-' {
+        (-hours, -minutes)
+    } else {
+        (hours, minutes)
+    };
+    UtcOffset::from_hms(hours, minutes, 0).ok()
+}
+
+/// Instants that cannot be named in UTC within `time`'s year range are
+/// pinned to the nearest one that can, so formatting never fails.
+fn to_utc_clamped(t: OffsetDateTime) -> OffsetDateTime {
+    t.checked_to_offset(UtcOffset::UTC).unwrap_or_else(|| {
+        let edge = if t.offset().is_negative() {
+            Date::MAX.with_time(Time::MAX)
+        } else {
+            Date::MIN.midnight()
+        };
+        edge.assume_utc()
+    })
+}
+
+/// Years outside 0000-9999 use the signed six-digit form, as JavaScript's
+/// `toISOString` does, so the API side can still read them.
+fn format_year(year: i32) -> String {
+    if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{year:+07}")
+    }
+}
+
+/// Digits to a number, None on overflow instead of wrapping.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |acc, &b| {
+        acc.checked_mul(10)?
+            .checked_add(u64::from(b.checked_sub(b'0')?))
+    })
+}
+
+/// Reads fixed-width fields off the front of an ASCII value.
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl Cursor<'_> {
+    /// Exactly `width` digits; `2026-1-2` must not slip through as a date.
+    fn digits(&mut self, width: usize) -> Option<u64> {
+        let field = self.rest.get(..width)?;
+        if !field.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.rest = &self.rest[width..];
+        parse_digits(field)
+    }
+
+    fn eat(&mut self, expected: u8) -> Option<u8> {
+        self.eat_any(&[expected])
+    }
+
+    fn eat_any(&mut self, choices: &[u8]) -> Option<u8> {
+        let (&first, rest) = self.rest.split_first()?;
+        if !choices.contains(&first) {
+            return None;
+        }
+        self.rest = rest;
+        Some(first)
+    }
+
+    /// 1-9 fraction digits scaled to nanoseconds; more would be finer than
+    /// `time` can hold, so they are refused rather than silently dropped.
+    fn fraction_nanos(&mut self) -> Option<u32> {
+        let len = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&len) {
+            return None;
+        }
+        let value = self.digits(len)?;
+        let scale = 10u64.checked_pow(u32::try_from(9 - len).ok()?)?;
+        u32::try_from(value.checked_mul(scale)?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8, nanos: u32) -> OffsetDateTime {
+        Date::from_calendar_date(y, Month::try_from(mo).unwrap(), d)
+            .unwrap()
+            .with_hms_nano(h, mi, s, nanos)
+            .unwrap()
+            .assume_utc()
+    }
+
+    fn now() -> OffsetDateTime {
+        utc(2026, 1, 20, 6, 0, 0, 0)
+    }
+
+    fn from(input: &str) -> Result<OffsetDateTime, String> {
+        parse_date(input, Bound::From, now())
+    }
+
+    fn to(input: &str) -> Result<OffsetDateTime, String> {
+        parse_date(input, Bound::To, now())
+    }
+
+    #[test]
+    fn date_only_from_is_start_of_day() {
+        assert_eq!(from("2026-01-20"), Ok(utc(2026, 1, 20, 0, 0, 0, 0)));
+    }
+
+    #[test]
+    fn date_only_to_is_end_of_day() {
+        assert_eq!(
+            to("2026-01-20"),
+            Ok(utc(2026, 1, 20, 23, 59, 59, 999_000_000))
+        );
+        assert_eq!(
+            format_iso_millis(to("2026-01-20").unwrap()),
+            "2026-01-20T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn date_only_accepts_leap_day() {
+        assert_eq!(from("2024-02-29"), Ok(utc(2024, 2, 29, 0, 0, 0, 0)));
+    }
+
+    #[test]
+    fn bound_does_not_change_explicit_times() {
+        assert_eq!(from("2026-01-20T06:30"), to("2026-01-20T06:30"));
+    }
+
+    #[test]
+    fn hours_and_minutes() {
+        assert_eq!(from("2026-01-20T06:30"), Ok(utc(2026, 1, 20, 6, 30, 0, 0)));
+    }
+
+    #[test]
+    fn with_seconds() {
+        assert_eq!(
+            from("2026-01-20T06:30:15"),
+            Ok(utc(2026, 1, 20, 6, 30, 15, 0))
+        );
+    }
+
+    #[test]
+    fn fractions_of_every_supported_length() {
+        assert_eq!(
+            from("2026-01-20T06:30:15.5"),
+            Ok(utc(2026, 1, 20, 6, 30, 15, 500_000_000))
+        );
+        assert_eq!(
+            from("2026-01-20T06:30:15.123"),
+            Ok(utc(2026, 1, 20, 6, 30, 15, 123_000_000))
+        );
+        assert_eq!(
+            from("2026-01-20T06:30:15.123456"),
+            Ok(utc(2026, 1, 20, 6, 30, 15, 123_456_000))
+        );
+        assert_eq!(
+            from("2026-01-20T06:30:15.123456789"),
+            Ok(utc(2026, 1, 20, 6, 30, 15, 123_456_789))
+        );
+    }
+
+    #[test]
+    fn z_suffix_either_case() {
+        let expected = Ok(utc(2026, 1, 20, 6, 30, 0, 0));
+        assert_eq!(from("2026-01-20T06:30Z"), expected);
+        assert_eq!(from("2026-01-20T06:30:00Z"), expected);
+        assert_eq!(from("2026-01-20T06:30:00.000z"), expected);
+    }
+
+    #[test]
+    fn positive_offset_is_converted_to_utc() {
+        assert_eq!(
+            from("2026-01-20T06:30+02:00"),
+            Ok(utc(2026, 1, 20, 4, 30, 0, 0))
+        );
+        assert_eq!(
+            from("2026-01-20T06:30:00+05:30"),
+            Ok(utc(2026, 1, 20, 1, 0, 0, 0))
+        );
+    }
+
+    #[test]
+    fn negative_offset_is_converted_to_utc() {
+        assert_eq!(
+            from("2026-01-20T22:30-03:00"),
+            Ok(utc(2026, 1, 21, 1, 30, 0, 0))
+        );
+        assert_eq!(
+            from("2026-01-20T06:30:00.250-00:30"),
+            Ok(utc(2026, 1, 20, 7, 0, 0, 250_000_000))
+        );
+    }
+
+    #[test]
+    fn zero_offsets_equal_utc() {
+        let expected = Ok(utc(2026, 1, 20, 6, 30, 0, 0));
+        assert_eq!(from("2026-01-20T06:30+00:00"), expected);
+        assert_eq!(from("2026-01-20T06:30-00:00"), expected);
+    }
+
+    #[test]
+    fn results_are_utc() {
+        assert_eq!(
+            from("2026-01-20T06:30+02:00").unwrap().offset(),
+            UtcOffset::UTC
+        );
+        assert_eq!(from("3h").unwrap().offset(), UtcOffset::UTC);
+    }
+
+    #[test]
+    fn offset_can_cross_a_year_boundary() {
+        assert_eq!(
+            from("2026-01-01T00:30+01:00"),
+            Ok(utc(2025, 12, 31, 23, 30, 0, 0))
+        );
+    }
+
+    #[test]
+    fn lowercase_t_and_space_separators() {
+        let expected = Ok(utc(2026, 1, 20, 6, 30, 0, 0));
+        assert_eq!(from("2026-01-20t06:30"), expected);
+        assert_eq!(from("2026-01-20 06:30"), expected);
+        assert_eq!(from("2026-01-20 06:30:00z"), expected);
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed() {
+        assert_eq!(from("  2026-01-20\t"), Ok(utc(2026, 1, 20, 0, 0, 0, 0)));
+        assert_eq!(from("\n7d "), Ok(utc(2026, 1, 13, 6, 0, 0, 0)));
+    }
+
+    #[test]
+    fn spans_count_back_from_now() {
+        assert_eq!(from("30m"), Ok(utc(2026, 1, 20, 5, 30, 0, 0)));
+        assert_eq!(from("24h"), Ok(utc(2026, 1, 19, 6, 0, 0, 0)));
+        assert_eq!(from("7d"), Ok(utc(2026, 1, 13, 6, 0, 0, 0)));
+        assert_eq!(from("2w"), Ok(utc(2026, 1, 6, 6, 0, 0, 0)));
+    }
+
+    #[test]
+    fn spans_ignore_bound() {
+        assert_eq!(from("7d"), to("7d"));
+    }
+
+    #[test]
+    fn spans_keep_sub_second_precision_of_now() {
+        let now = utc(2026, 1, 20, 6, 0, 0, 123_456_789);
+        assert_eq!(
+            parse_date("1m", Bound::To, now),
+            Ok(utc(2026, 1, 20, 5, 59, 0, 123_456_789))
+        );
+    }
+
+    #[test]
+    fn spans_from_a_non_utc_now_come_back_in_utc() {
+        let offset = UtcOffset::from_hms(2, 0, 0).unwrap();
+        let now = now().to_offset(offset);
+        let got = parse_date("1h", Bound::From, now).unwrap();
+        assert_eq!(got, utc(2026, 1, 20, 5, 0, 0, 0));
+        assert_eq!(got.offset(), UtcOffset::UTC);
+    }
+
+    #[test]
+    fn zero_span_means_now() {
+        assert_eq!(from("0d"), Ok(now()));
+        assert_eq!(from("0m"), Ok(now()));
+    }
+
+    #[test]
+    fn large_but_representable_span() {
+        assert_eq!(from("520w"), Ok(utc(2016, 2, 2, 6, 0, 0, 0)));
+    }
+
+    #[test]
+    fn absurd_spans_are_errors() {
+        assert_eq!(
+            from("99999999999999w"),
+            Err("span too large: '99999999999999w'".to_string())
+        );
+        assert!(from("99999999999999999999999999999m").is_err());
+        assert!(from("9223372036854775807m").is_err());
+        assert!(from("18446744073709551615d").is_err());
+        assert!(from("600000w").is_ok(), "still inside time's year range");
+        assert!(from("6000000w").is_err());
+    }
+
+    #[test]
+    fn bad_spans() {
+        for input in [
+            "7x", "-7d", "+7d", "d", "7", "7 d", "7D", "1.5h", "7dd", "h7",
+        ] {
+            assert!(from(input).is_err(), "{input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn empty_is_an_error() {
+        assert_eq!(from(""), Err("empty date".to_string()));
+        assert_eq!(from("   "), Err("empty date".to_string()));
+    }
+
+    #[test]
+    fn error_names_the_trimmed_value() {
+        assert_eq!(
+            from(" 2026-13-01 "),
+            Err("not a date: '2026-13-01'".to_string())
+        );
+        assert_eq!(
+            from("yesterday"),
+            Err("not a date: 'yesterday'".to_string())
+        );
+    }
+
+    #[test]
+    fn malformed_dates() {
+        for input in [
+            "2026-1-2",
+            "2026-01-2",
+            "26-01-02",
+            "02026-01-01",
+            "2026/01/20",
+            "20260120",
+            "2026-01-20T",
+            "2026-01-20T6:30",
+            "2026-01-20T06",
+            "2026-01-20T0630",
+            "2026-01-20T06:30:5",
+            "2026-01-20T06:30.5",
+            "2026-01-20T06:30:00.",
+            "2026-01-20T06:30:00.1234567891",
+            "2026-01-20T06:30:00,5",
+            "2026-01-20X06:30",
+            "2026-01-20  06:30",
+            "2026-01-20T06:30Zjunk",
+            "2026-01-20T06:30 Z",
+            "2026-01-20T06:30+0200",
+            "2026-01-20T06:30+02",
+            "2026-01-20T06:30+2:00",
+            "2026-01-20T06:30UTC",
+            "2026-01-20junk",
+        ] {
+            assert!(from(input).is_err(), "{input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn impossible_calendar_values() {
+        for input in [
+            "2026-02-30",
+            "2025-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-04-31",
+            "2026-01-20T25:00",
+            "2026-01-20T24:00",
+            "2026-01-20T06:60",
+            "2026-01-20T06:30:60",
+            "2026-01-20T06:30+24:00",
+            "2026-01-20T06:30+05:60",
+            "2026-01-20T06:30-99:99",
+        ] {
+            assert!(from(input).is_err(), "{input:?} should be rejected");
+            assert!(to(input).is_err(), "{input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn non_ascii_is_an_error_not_a_panic() {
+        for input in [
+            "２０２６-01-01",
+            "2026-01-01T06:30−02:00",
+            "2026-01-01é",
+            "é",
+            "7ｄ",
+            "٧d",
+            "2026-01-01T06:30:00.５",
+        ] {
+            assert!(from(input).is_err(), "{input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn edges_of_the_year_range_do_not_panic() {
+        assert!(from("9999-12-31T23:59-05:00").is_err());
+        assert_eq!(
+            from("0000-01-01T00:00+05:00"),
+            Ok(utc(-1, 12, 31, 19, 0, 0, 0))
+        );
+        assert_eq!(
+            to("9999-12-31"),
+            Ok(utc(9999, 12, 31, 23, 59, 59, 999_000_000))
+        );
+        assert_eq!(from("0000-01-01"), Ok(utc(0, 1, 1, 0, 0, 0, 0)));
+    }
+
+    #[test]
+    fn formats_with_exactly_three_fraction_digits() {
+        assert_eq!(
+            format_iso_millis(utc(2026, 1, 20, 6, 0, 0, 0)),
+            "2026-01-20T06:00:00.000Z"
+        );
+        assert_eq!(
+            format_iso_millis(utc(2026, 1, 20, 6, 0, 0, 7_000_000)),
+            "2026-01-20T06:00:00.007Z"
+        );
+    }
+
+    #[test]
+    fn formatting_truncates_nanos_to_millis() {
+        assert_eq!(
+            format_iso_millis(utc(2026, 1, 20, 6, 0, 0, 999_999_999)),
+            "2026-01-20T06:00:00.999Z"
+        );
+        assert_eq!(
+            format_iso_millis(utc(2026, 1, 20, 6, 0, 0, 123_456_789)),
+            "2026-01-20T06:00:00.123Z"
+        );
+    }
+
+    #[test]
+    fn formatting_converts_to_utc() {
+        let offset = UtcOffset::from_hms(-3, -30, 0).unwrap();
+        let t = utc(2026, 1, 20, 1, 0, 0, 0).to_offset(offset);
+        assert_eq!(format_iso_millis(t), "2026-01-20T01:00:00.000Z");
+    }
+
+    #[test]
+    fn formatting_pads_small_years_and_signs_out_of_range_ones() {
+        assert_eq!(
+            format_iso_millis(utc(5, 3, 4, 1, 2, 3, 0)),
+            "0005-03-04T01:02:03.000Z"
+        );
+        assert_eq!(
+            format_iso_millis(utc(-1, 1, 1, 0, 0, 0, 0)),
+            "-000001-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn formatting_never_panics_at_the_range_edge() {
+        let offset = UtcOffset::from_hms(-5, 0, 0).unwrap();
+        let beyond = Date::MAX.with_time(Time::MAX).assume_offset(offset);
+        assert_eq!(format_iso_millis(beyond), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parse_and_format_round_trip() {
+        let text = "2026-01-20T06:00:00.000Z";
+        assert_eq!(format_iso_millis(from(text).unwrap()), text);
+    }
+
+    #[test]
+    fn accepted_forms_mentions_every_form() {
+        for piece in ["YYYY-MM-DD", "HH:MM", "Z", "30m", "24h", "7d", "2w"] {
+            assert!(ACCEPTED_FORMS.contains(piece), "{piece}");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Everything that goes to stderr besides the final error: retry notes,
+//! warnings and download progress. `-q` silences all of it.
+
+use std::io::{IsTerminal, Write};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Notes {
+    quiet: bool,
+    tty: bool,
+}
+
+impl Notes {
+    pub fn new(quiet: bool) -> Notes {
+        Notes {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// One whole line on stderr (the lock keeps parallel lines apart).
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            // Nothing sensible is left to do when stderr itself is gone.
+            let _ = writeln!(err, "{msg}");
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.note(&format!("warning: {msg}"));
+    }
+
+    /// Whether live status lines (progress, --wait) should be drawn.
+    pub fn live(&self) -> bool {
+        !self.quiet && self.tty
+    }
+}

@@ -1,0 +1,43 @@
+//! The fake orchestrator as a program, for `make demo` and the benchmarks:
+//! the same code the integration tests start in-process.
+//!
+//! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--url-file PATH]
+
+#[path = "fake.rs"]
+mod fake;
+
+fn main() {
+    let mut opts = fake::Options::default();
+    let mut url_file = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage(&arg));
+        match arg.as_str() {
+            "--port" => opts.port = value().parse().unwrap_or_else(|_| usage("--port")),
+            "--cdn-port" => opts.cdn_port = value().parse().unwrap_or_else(|_| usage("--cdn-port")),
+            "--synthetic" => {
+                opts.synthetic = value().parse().unwrap_or_else(|_| usage("--synthetic"))
+            }
+            "--url-file" => url_file = Some(value()),
+            _ => usage(&arg),
+        }
+    }
+    let server = fake::Fake::start_with(opts);
+    if let Some(path) = url_file {
+        std::fs::write(&path, format!("{}\n", server.url)).expect("write --url-file");
+    }
+    println!(
+        "fake orchestrator: API {} CDN {} (token {})",
+        server.url,
+        server.cdn_url,
+        fake::TOKEN
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+fn usage(arg: &str) -> ! {
+    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--url-file PATH]");
+    std::process::exit(2);
+}
