@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::help;
 
 /// What the user asked for.
+// Built once per run: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum Action {
     /// Usage of all commands (`None`) or one.

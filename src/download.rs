@@ -35,6 +35,8 @@ pub struct Naming<'a> {
     pub blob_id: &'a str,
     /// `--output FILE`: this exact name, no extension added.
     pub exact: Option<PathBuf>,
+    /// Download again even when a complete file is there.
+    pub force: bool,
 }
 
 /// What happened to one file.
@@ -111,7 +113,23 @@ pub fn download(client: &Client, source: Source, naming: &Naming, dir: &Path) ->
             extension(naming.blob_id, content_type.as_deref())
         )),
     };
+    if !naming.force {
+        if let Some(done) = already_complete(&resp, &path) {
+            return Ok(done);
+        }
+    }
     save(resp, &path)
+}
+
+/// A file of the size the server announces is the file a previous run
+/// saved (names only appear once the bytes were synced).
+fn already_complete(resp: &Response<Body>, path: &Path) -> Option<Outcome> {
+    let expected: u64 = header(resp, "content-length")?.trim().parse().ok()?;
+    let existing = fs::metadata(path).ok()?.len();
+    (existing == expected).then(|| Outcome::Skipped {
+        path: path.to_path_buf(),
+        bytes: existing,
+    })
 }
 
 fn open_no_token(client: &Client, url: &str, what: &str) -> Result<Response<Body>> {

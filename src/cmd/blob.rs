@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
         stem: blob_stem(&o.blob_id),
         blob_id: &o.blob_id,
         exact: o.output.as_ref().map(PathBuf::from),
+        force: o.force,
     };
     if o.dir.is_some() {
         std::fs::create_dir_all(&dir)

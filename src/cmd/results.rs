@@ -150,6 +150,7 @@ fn fetch(ctx: &Ctx, o: &ResultsOpts, dir: &Path, item: &Item) -> Report {
         stem: item.stem.clone(),
         blob_id: &item.blob.id,
         exact: None,
+        force: o.force,
     };
     let source = match &item.blob.url {
         Some(url) => Source::Signed(url),
