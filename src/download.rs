@@ -13,26 +13,30 @@ use ureq::http::Response;
 use ureq::Body;
 
 use crate::api;
-use crate::client::{Auth, Client};
+use crate::client::{reason, Auth, Client};
 use crate::error::{Error, Kind, Result};
+use crate::render::escape;
 
 /// Size of the copy buffer: the whole memory cost of a download.
 const BUF_SIZE: usize = 64 * 1024;
 
 /// Where the bytes come from.
-pub enum Source<'a> {
-    /// A signed URL the API handed out (no token).
-    Signed(&'a str),
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A signed URL the API handed out (no token); `nsfw` says how to ask
+    /// for a fresh one when it has expired.
+    Signed { url: String, nsfw: bool },
     /// `GET /v2/consumer/blobs/{id}` with the token; its redirect without.
-    Api { blob_id: &'a str, nsfw: bool },
+    Api { blob_id: String, nsfw: bool },
 }
 
 /// How a file should be named once its type is known.
-pub struct Naming<'a> {
+#[derive(Clone, Debug)]
+pub struct Naming {
     /// Name without extension, already made safe.
     pub stem: String,
     /// Where the extension may come from first.
-    pub blob_id: &'a str,
+    pub blob_id: String,
     /// `--output FILE`: this exact name, no extension added.
     pub exact: Option<PathBuf>,
     /// Download again even when a complete file is there.
@@ -59,16 +63,27 @@ impl Outcome {
     }
 }
 
+/// Where a download reports its bytes (the progress display); the no-op
+/// meter when nobody watches.
+pub trait Meter {
+    fn total(&self, _bytes: Option<u64>) {}
+    fn add(&self, _bytes: u64) {}
+}
+
+pub struct NoMeter;
+impl Meter for NoMeter {}
+
 /// The URL the API points a blob at (the `Location` of its redirect), and the
 /// open response when the API served the bytes itself.
 pub fn resolve_blob(
     client: &Client,
     blob_id: &str,
     nsfw: bool,
+    headers: &[(&str, &str)],
 ) -> Result<(String, Option<Response<Body>>)> {
     let api_url = format!("{}{}", client.api_url(), api::blob_path(blob_id, nsfw));
-    let what = format!("blob '{}'", crate::render::escape(blob_id));
-    let resp = client.open(&api_url, Auth::Api, &[], &what)?;
+    let what = format!("blob '{}'", escape(blob_id));
+    let resp = client.open(&api_url, Auth::Api, headers, &what)?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         let location = resp
@@ -94,23 +109,60 @@ fn absolute(base: &str, location: &str) -> String {
     }
 }
 
-/// Downloads one blob into `dir`.
-pub fn download(client: &Client, source: Source, naming: &Naming, dir: &Path) -> Result<Outcome> {
-    let what = format!("blob '{}'", crate::render::escape(naming.blob_id));
-    let resp = match source {
-        Source::Signed(url) => open_no_token(client, url, &what)?,
-        Source::Api { blob_id, nsfw } => match resolve_blob(client, blob_id, nsfw)? {
-            (_, Some(resp)) => resp,
-            (url, None) => open_no_token(client, &url, &what)?,
-        },
-    };
+/// Downloads one blob into `dir`: skips a complete file, resumes a `.part`,
+/// and asks for a fresh link once when a signed one has expired.
+pub fn download(
+    client: &Client,
+    source: &Source,
+    naming: &Naming,
+    dir: &Path,
+    meter: &dyn Meter,
+) -> Result<Outcome> {
+    match fetch(client, source, naming, dir, meter) {
+        // Signed links expire: the CDN answers 403. The blob endpoint hands
+        // out a fresh one.
+        Err(e) if e.status == Some(403) && matches!(source, Source::Signed { .. }) => {
+            let Source::Signed { nsfw, .. } = source else {
+                return Err(e);
+            };
+            let fresh = Source::Api {
+                blob_id: naming.blob_id.clone(),
+                nsfw: *nsfw,
+            };
+            fetch(client, &fresh, naming, dir, meter)
+        }
+        other => other,
+    }
+}
+
+fn fetch(
+    client: &Client,
+    source: &Source,
+    naming: &Naming,
+    dir: &Path,
+    meter: &dyn Meter,
+) -> Result<Outcome> {
+    let known = known_path(naming, dir);
+    if naming.force {
+        if let Some(p) = &known {
+            let _ = fs::remove_file(part_path(p));
+        }
+    }
+    let resume_from = known
+        .as_ref()
+        .and_then(|p| fs::metadata(part_path(p)).ok())
+        .map_or(0, |m| m.len());
+    let resp = open(client, source, naming, resume_from)?;
     let content_type = header(&resp, "content-type");
-    let path = match &naming.exact {
-        Some(p) => p.clone(),
-        None => dir.join(format!(
+    let status = resp.status().as_u16();
+    let path = match (&naming.exact, known) {
+        (Some(p), _) => p.clone(),
+        // A 416 carries no type: the name found on disk is the one to finish.
+        (None, Some(k)) if content_type.is_none() || status == 416 => k,
+        _ => dir.join(format!(
             "{}{}",
             naming.stem,
-            extension(naming.blob_id, content_type.as_deref())
+            extension(&naming.blob_id, content_type.as_deref())
         )),
     };
     if !naming.force {
@@ -118,27 +170,84 @@ pub fn download(client: &Client, source: Source, naming: &Naming, dir: &Path) ->
             return Ok(done);
         }
     }
-    save(resp, &path)
+    let part = part_path(&path);
+    match (status, resume_from) {
+        (206, from) if from > 0 && range_start(&resp) == Some(from) => {
+            save(resp, &path, from, meter)
+        }
+        (416, from) if from > 0 && range_total(&resp) == Some(from) && part.exists() => {
+            // The .part already holds every byte: only the rename was missing.
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&part)
+                .map_err(|e| write_error(&part, e))?;
+            finish(file, &part, &path)?;
+            Ok(Outcome::Downloaded { path, bytes: from })
+        }
+        (200, _) => save(resp, &path, 0, meter),
+        (206 | 416, _) => {
+            // A range that does not fit what is on disk: start over.
+            drop(resp);
+            let _ = fs::remove_file(&part);
+            let resp = open(client, source, naming, 0)?;
+            save(resp, &path, 0, meter)
+        }
+        _ => Err(Error::other(format!(
+            "unexpected {status} {} for blob '{}'",
+            reason(status),
+            escape(&naming.blob_id)
+        ))
+        .with_status(status)),
+    }
 }
 
-/// A file of the size the server announces is the file a previous run
-/// saved (names only appear once the bytes were synced).
-fn already_complete(resp: &Response<Body>, path: &Path) -> Option<Outcome> {
-    let expected: u64 = header(resp, "content-length")?.trim().parse().ok()?;
-    let existing = fs::metadata(path).ok()?.len();
-    (existing == expected).then(|| Outcome::Skipped {
-        path: path.to_path_buf(),
-        bytes: existing,
+/// The file a previous run may have left, when its name can be known before
+/// the answer: from `--output`, from an id with an extension, or from a
+/// file named `STEM.EXT[.part]` already in the folder.
+fn known_path(naming: &Naming, dir: &Path) -> Option<PathBuf> {
+    if let Some(p) = &naming.exact {
+        return Some(p.clone());
+    }
+    if has_extension(&naming.blob_id) {
+        return Some(dir.join(format!(
+            "{}{}",
+            naming.stem,
+            extension(&naming.blob_id, None)
+        )));
+    }
+    let prefix = format!("{}.", naming.stem);
+    fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name().into_string().ok()?;
+        let rest = name.strip_prefix(&prefix)?;
+        let ext = rest.strip_suffix(".part").unwrap_or(rest);
+        (!ext.is_empty() && !ext.contains('.')).then(|| dir.join(format!("{prefix}{ext}")))
     })
 }
 
-fn open_no_token(client: &Client, url: &str, what: &str) -> Result<Response<Body>> {
-    let resp = client.open(
-        url,
-        Auth::None,
-        &[("Accept-Encoding", "identity"), ("Accept", "*/*")],
-        what,
-    )?;
+/// Opens the download, asking for the bytes from `from` on when resuming.
+fn open(client: &Client, source: &Source, naming: &Naming, from: u64) -> Result<Response<Body>> {
+    let what = format!("blob '{}'", escape(&naming.blob_id));
+    let range = format!("bytes={from}-");
+    let mut headers = vec![("Accept-Encoding", "identity"), ("Accept", "*/*")];
+    if from > 0 {
+        headers.push(("Range", range.as_str()));
+    }
+    match source {
+        Source::Signed { url, .. } => open_no_token(client, url, &headers, &what),
+        Source::Api { blob_id, nsfw } => match resolve_blob(client, blob_id, *nsfw, &headers)? {
+            (_, Some(resp)) => Ok(resp),
+            (url, None) => open_no_token(client, &url, &headers, &what),
+        },
+    }
+}
+
+fn open_no_token(
+    client: &Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    what: &str,
+) -> Result<Response<Body>> {
+    let resp = client.open(url, Auth::None, headers, what)?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         return Err(Error::other(format!(
@@ -156,52 +265,110 @@ fn header(resp: &Response<Body>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Streams the body into `PATH.part`, checks its length, syncs, renames.
-fn save(resp: Response<Body>, path: &Path) -> Result<Outcome> {
-    let expected = header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+fn content_length(resp: &Response<Body>) -> Option<u64> {
+    header(resp, "content-length")?.trim().parse().ok()
+}
+
+/// `Content-Range: bytes START-END/TOTAL` -> START.
+fn range_start(resp: &Response<Body>) -> Option<u64> {
+    let v = header(resp, "content-range")?;
+    v.trim()
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `Content-Range: bytes */TOTAL` (or `START-END/TOTAL`) -> TOTAL.
+fn range_total(resp: &Response<Body>) -> Option<u64> {
+    let v = header(resp, "content-range")?;
+    v.rsplit('/').next()?.trim().parse().ok()
+}
+
+/// A whole file of the size the server announces is the one a previous run
+/// saved: names only appear once the bytes were synced.
+fn already_complete(resp: &Response<Body>, path: &Path) -> Option<Outcome> {
+    if resp.status().as_u16() != 200 {
+        return None;
+    }
+    let expected = content_length(resp)?;
+    let existing = fs::metadata(path).ok().filter(|m| m.is_file())?.len();
+    (existing == expected).then(|| Outcome::Skipped {
+        path: path.to_path_buf(),
+        bytes: existing,
+    })
+}
+
+fn write_error(path: &Path, e: io::Error) -> Error {
+    Error::other(format!("cannot write {}: {e}", path.display()))
+}
+
+/// Streams the body into `PATH.part` (appending from `from`), checks its
+/// length, syncs, renames.
+fn save(resp: Response<Body>, path: &Path, from: u64, meter: &dyn Meter) -> Result<Outcome> {
+    let expected = content_length(&resp);
+    meter.total(expected.map(|n| n + from));
+    meter.add(from);
     let part = part_path(path);
     let shown = path.display().to_string();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&part)
-        .map_err(|e| Error::other(format!("cannot write {}: {e}", part.display())))?;
+    let mut options = OpenOptions::new();
+    if from > 0 {
+        options.append(true);
+    } else {
+        options.write(true).create(true).truncate(true);
+    }
+    let mut file = options.open(&part).map_err(|e| write_error(&part, e))?;
     let mut reader = resp.into_body().into_reader();
-    let written = match copy(&mut reader, &mut file) {
+    let written = match copy(&mut reader, &mut file, meter) {
         Ok(n) => n,
-        Err(CopyError::Read(e)) => {
+        Err(CopyError::Read(e, n)) => {
             // The .part stays so that a later run can resume it.
+            let _ = file.sync_all();
             return Err(Error::new(
                 Kind::Network,
-                format!("download of {shown} failed: {e}; run again to resume"),
+                format!(
+                    "download of {shown} failed after {} bytes: {}; run again to resume",
+                    from + n,
+                    read_error_text(&e)
+                ),
             ));
         }
         Err(CopyError::Write(e)) => {
+            drop(file);
             let _ = fs::remove_file(&part);
-            return Err(Error::other(format!(
-                "cannot write {}: {e}",
-                part.display()
-            )));
+            return Err(write_error(&part, e));
         }
     };
     if let Some(n) = expected {
         if n != written {
+            let _ = file.sync_all();
             return Err(Error::new(
                 Kind::Network,
-                format!("download of {shown} failed: the server sent {written} of {n} bytes; run again to resume"),
+                format!(
+                    "download of {shown} failed: the server sent {written} of {n} bytes; \
+                     run again to resume"
+                ),
             ));
         }
     }
     finish(file, &part, path)?;
     Ok(Outcome::Downloaded {
         path: path.to_path_buf(),
-        bytes: written,
+        bytes: from + written,
     })
 }
 
+fn read_error_text(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "the connection closed early".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "the server stopped sending".into(),
+        _ => e.to_string(),
+    }
+}
+
 /// Flushes the data to disk before the rename makes it visible, so that a
-/// crash cannot leave a named but empty file.
+/// crash cannot leave a named but short file.
 fn finish(file: File, part: &Path, path: &Path) -> Result<()> {
     file.sync_all()
         .and_then(|_| fs::rename(part, path))
@@ -218,12 +385,18 @@ pub fn part_path(path: &Path) -> PathBuf {
 }
 
 enum CopyError {
-    Read(io::Error),
+    /// The network failed after this many bytes were written.
+    Read(io::Error, u64),
     Write(io::Error),
 }
 
-/// `io::copy`, but telling read failures (network) from write failures (disk).
-fn copy(reader: &mut impl Read, writer: &mut impl Write) -> std::result::Result<u64, CopyError> {
+/// `io::copy` through one fixed buffer, telling read failures (network) from
+/// write failures (disk), and reporting progress.
+fn copy(
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+    meter: &dyn Meter,
+) -> std::result::Result<u64, CopyError> {
     let mut buf = vec![0u8; BUF_SIZE];
     let mut total = 0u64;
     loop {
@@ -231,11 +404,44 @@ fn copy(reader: &mut impl Read, writer: &mut impl Write) -> std::result::Result<
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
+            Err(e) => return Err(CopyError::Read(e, total)),
         };
         writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
+        meter.add(n as u64);
     }
+}
+
+/// Streams a blob to `w` (`--output -`): no file, no resume.
+pub fn to_writer(
+    client: &Client,
+    source: &Source,
+    naming: &Naming,
+    w: &mut impl Write,
+) -> Result<u64> {
+    let resp = open(client, source, naming, 0)?;
+    let expected = content_length(&resp);
+    let mut reader = resp.into_body().into_reader();
+    let n = match copy(&mut reader, w, &NoMeter) {
+        Ok(n) => n,
+        Err(CopyError::Read(e, n)) => {
+            return Err(Error::new(
+                Kind::Network,
+                format!("download failed after {n} bytes: {}", read_error_text(&e)),
+            ))
+        }
+        Err(CopyError::Write(e)) => return Err(Error::from_stdout(e)),
+    };
+    if expected.is_some_and(|e| e != n) {
+        return Err(Error::new(
+            Kind::Network,
+            format!(
+                "download failed: the server sent {n} of {} bytes",
+                expected.unwrap_or(0)
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 /// The extension for a blob: from its id when it has one, else from the

@@ -18,6 +18,7 @@ mod jsontext;
 mod notes;
 mod render;
 mod retry;
+mod transfer;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -11,8 +11,9 @@ use crate::api::{self, BlobRef, Workflow};
 use crate::cli::ResultsOpts;
 use crate::client::parse_json;
 use crate::download::{self, Naming, Outcome, Source};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::render::{self, escape};
+use crate::transfer::{self, Task};
 
 /// One file of a workflow, with where it would be saved.
 struct Item {
@@ -36,6 +37,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
     }
+    let text = !ctx.globals.json && !ctx.globals.jsonl;
     let mut failures = 0usize;
     let mut docs = Vec::new();
     for (n, id) in ids.iter().enumerate() {
@@ -47,8 +49,15 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         let answer = ctx.client.get(&path, &what)?;
         let wf: Workflow = parse_json(&answer.body, &what)?;
         let items = items_of(id, &wf);
-        let reports: Vec<Report> = if o.download {
-            items.iter().map(|it| fetch(ctx, o, &dir, it)).collect()
+        if text {
+            if n > 0 {
+                writeln!(out).out()?;
+            }
+            print_listing(out, id, ids.len() > 1, &wf, &items)?;
+            out.flush().out()?;
+        }
+        let reports = if o.download {
+            download_all(ctx, o, &dir, &items, text, out)?
         } else {
             Vec::new()
         };
@@ -56,20 +65,15 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             .iter()
             .filter(|r| matches!(r, Report::Failed(_)))
             .count();
-        if ctx.globals.json || ctx.globals.jsonl {
+        if !text {
             let doc = json_doc(id, &wf, &items, &reports);
             if ctx.globals.jsonl {
                 writeln!(out, "{doc}").out()?;
+                out.flush().out()?;
             } else {
                 docs.push(doc);
             }
-        } else {
-            if n > 0 {
-                writeln!(out).out()?;
-            }
-            print_text(out, id, ids.len() > 1, &wf, &items, &reports)?;
         }
-        out.flush().out()?;
     }
     if ctx.globals.json {
         let doc = if docs.len() == 1 {
@@ -81,10 +85,108 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
     }
     if failures > 0 {
         return Err(Error::other(format!(
-            "{failures} download(s) failed; run the same command again to retry them"
+            "{failures} download(s) failed; run the same command again to resume them"
         )));
     }
     Ok(())
+}
+
+/// Downloads the available files `-j` at a time, printing each line as its
+/// file finishes (text mode). Unavailable files are reported, not failed.
+fn download_all(
+    ctx: &Ctx,
+    o: &ResultsOpts,
+    dir: &Path,
+    items: &[Item],
+    text: bool,
+    out: &mut Out,
+) -> Result<Vec<Report>> {
+    let mut reports: Vec<Option<Report>> = items.iter().map(|_| None).collect();
+    let mut tasks = Vec::new();
+    let mut task_item = Vec::new();
+    if text && !items.is_empty() {
+        writeln!(out).out()?;
+    }
+    for (i, item) in items.iter().enumerate() {
+        if item.blob.available {
+            tasks.push(task_for(o, item));
+            task_item.push(i);
+            continue;
+        }
+        let why = item
+            .blob
+            .blocked_reason
+            .clone()
+            .unwrap_or_else(|| "not ready".into());
+        if text {
+            writeln!(
+                out,
+                "skipped: {} not available ({})",
+                escape(&item.stem),
+                escape(&why)
+            )
+            .out()?;
+        }
+        reports[i] = Some(Report::Unavailable(why));
+    }
+    let mut write_failed = None;
+    let outcomes = transfer::run(&ctx.client, ctx.notes, dir, &tasks, o.jobs, |_, outcome| {
+        let line = match outcome {
+            Ok(Outcome::Downloaded { path, bytes }) => {
+                format!("Downloaded: {} ({bytes} bytes)", file_name(path))
+            }
+            Ok(Outcome::Skipped { path, bytes }) => {
+                format!(
+                    "skipped: {} already complete ({bytes} bytes)",
+                    file_name(path)
+                )
+            }
+            Err(e) => {
+                eprintln!("error: {}", e.message);
+                return;
+            }
+        };
+        if text && write_failed.is_none() {
+            if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                write_failed = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_failed {
+        return Err(Error::from_stdout(e));
+    }
+    for (t, outcome) in outcomes.into_iter().enumerate() {
+        reports[task_item[t]] = Some(match outcome {
+            Ok(o) => Report::Done(o),
+            Err(e) => Report::Failed(e),
+        });
+    }
+    Ok(reports
+        .into_iter()
+        .map(|r| r.unwrap_or(Report::Unavailable(String::new())))
+        .collect())
+}
+
+fn task_for(o: &ResultsOpts, item: &Item) -> Task {
+    let source = match &item.blob.url {
+        Some(url) => Source::Signed {
+            url: url.clone(),
+            nsfw: o.nsfw,
+        },
+        None => Source::Api {
+            blob_id: item.blob.id.clone(),
+            nsfw: o.nsfw,
+        },
+    };
+    Task {
+        source,
+        naming: Naming {
+            stem: item.stem.clone(),
+            blob_id: item.blob.id.clone(),
+            exact: None,
+            force: o.force,
+        },
+    }
 }
 
 /// The ids to look at; `-` reads them from stdin, one per line: a bare id,
@@ -137,38 +239,6 @@ fn items_of(workflow_id: &str, wf: &Workflow) -> Vec<Item> {
     items
 }
 
-fn fetch(ctx: &Ctx, o: &ResultsOpts, dir: &Path, item: &Item) -> Report {
-    if !item.blob.available {
-        let why = item
-            .blob
-            .blocked_reason
-            .clone()
-            .unwrap_or_else(|| "not ready".into());
-        return Report::Unavailable(why);
-    }
-    let naming = Naming {
-        stem: item.stem.clone(),
-        blob_id: &item.blob.id,
-        exact: None,
-        force: o.force,
-    };
-    let source = match &item.blob.url {
-        Some(url) => Source::Signed(url),
-        None => Source::Api {
-            blob_id: &item.blob.id,
-            nsfw: o.nsfw,
-        },
-    };
-    match download::download(&ctx.client, source, &naming, dir) {
-        Ok(outcome) => Report::Done(outcome),
-        Err(e) if e.kind == Kind::BrokenPipe => Report::Failed(e),
-        Err(e) => {
-            ctx.notes.note(&format!("error: {}", e.message));
-            Report::Failed(e)
-        }
-    }
-}
-
 fn file_name(path: &Path) -> String {
     escape(
         &path
@@ -178,13 +248,12 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-fn print_text(
+fn print_listing(
     out: &mut Out,
     id: &str,
     several: bool,
     wf: &Workflow,
     items: &[Item],
-    reports: &[Report],
 ) -> Result<()> {
     if several {
         writeln!(out, "Workflow: {}", escape(id)).out()?;
@@ -204,32 +273,6 @@ fn print_text(
             .collect();
         writeln!(out).out()?;
         render::step_results(out, step, &blobs).out()?;
-    }
-    if !reports.is_empty() {
-        writeln!(out).out()?;
-    }
-    for (item, report) in items.iter().zip(reports) {
-        match report {
-            Report::Done(Outcome::Downloaded { path, bytes }) => {
-                writeln!(out, "Downloaded: {} ({bytes} bytes)", file_name(path)).out()?
-            }
-            Report::Done(Outcome::Skipped { path, bytes }) => writeln!(
-                out,
-                "skipped: {} already complete ({bytes} bytes)",
-                file_name(path)
-            )
-            .out()?,
-            Report::Unavailable(why) => writeln!(
-                out,
-                "skipped: {} not available ({})",
-                escape(&item.stem),
-                escape(why)
-            )
-            .out()?,
-            Report::Failed(e) => {
-                writeln!(out, "failed: {}: {}", escape(&item.stem), e.message).out()?
-            }
-        }
     }
     Ok(())
 }
@@ -257,14 +300,19 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
                     Report::Done(Outcome::Skipped { path, bytes }) => {
                         ("skipped", Some(path), Some(*bytes), None)
                     }
-                    Report::Unavailable(_) => ("unavailable", None, None, None),
+                    Report::Unavailable(why) => ("unavailable", None, None, Some(why.clone())),
                     Report::Failed(e) => ("failed", None, None, Some(e.message.clone())),
                 };
                 v["file"] = json!(file.map(|p| p.display().to_string()));
                 v["bytes"] = json!(bytes);
                 v["status"] = json!(status);
                 if let Some(e) = error {
-                    v["error"] = json!(e);
+                    let key = if status == "unavailable" {
+                        "reason"
+                    } else {
+                        "error"
+                    };
+                    v[key] = json!(e);
                 }
             }
             v
