@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,6 +164,9 @@ struct Shared {
     synthetic: usize,
     /// Pause before each CDN answer (slow-network tests).
     cdn_delay: Mutex<Duration>,
+    /// CDN requests being answered now, and the most at once.
+    cdn_inflight: AtomicUsize,
+    cdn_max_inflight: AtomicUsize,
 }
 
 pub struct Fake {
@@ -197,6 +201,8 @@ impl Fake {
             scripts: Mutex::new(HashMap::new()),
             synthetic: opts.synthetic,
             cdn_delay: Mutex::new(Duration::ZERO),
+            cdn_inflight: AtomicUsize::new(0),
+            cdn_max_inflight: AtomicUsize::new(0),
         });
         spawn_listener(api, Host::Api, shared.clone());
         spawn_listener(cdn, Host::Cdn, shared.clone());
@@ -221,6 +227,11 @@ impl Fake {
 
     pub fn set_cdn_delay(&self, d: Duration) {
         *self.shared.cdn_delay.lock().unwrap() = d;
+    }
+
+    /// The most CDN requests that were in flight at once.
+    pub fn cdn_max_inflight(&self) -> usize {
+        self.shared.cdn_max_inflight.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -311,6 +322,17 @@ fn spawn_listener(listener: TcpListener, host: Host, shared: Arc<Shared>) {
 }
 
 fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> {
+    if host == Host::Cdn {
+        let now = shared.cdn_inflight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.cdn_max_inflight.fetch_max(now, Ordering::SeqCst);
+        let result = answer(stream, host, shared);
+        shared.cdn_inflight.fetch_sub(1, Ordering::SeqCst);
+        return result;
+    }
+    answer(stream, host, shared)
+}
+
+fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let Some(req) = read_request(&mut reader, host)? else {
         return Ok(());
