@@ -483,3 +483,53 @@ fn results_reads_ids_from_stdin() {
         .run();
     assert_eq!(run.ok().stdout.lines().count(), 2);
 }
+
+#[test]
+fn an_interrupted_download_leaves_no_final_file() {
+    let fake = Fake::start();
+    let dir = temp_dir("interrupt");
+    let size = 32 * 1024 * 1024;
+    let id = format!("synthetic-{size}.bin");
+    let mut child = std::process::Command::new(support::BIN)
+        .args(["blob", &id, "--download", "--dir", dir.to_str().unwrap()])
+        .env_clear()
+        .env("CIVITAI_API_URL", &fake.url)
+        .env("CIVITAI_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the .part has bytes, well before the end.
+    let part = dir.join(format!("{id}.part"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) == 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.join(&id).exists(),
+        "a killed download left a final file"
+    );
+    // The next run resumes from the .part and completes it.
+    let had = std::fs::metadata(&part).map_or(0, |m| m.len());
+    cli(
+        &fake,
+        &["blob", &id, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(std::fs::metadata(dir.join(&id)).unwrap().len(), size as u64);
+    if had > 0 {
+        let range = fake.cdn_requests().pop().unwrap();
+        assert!(range.header("range").is_some(), "resumed with a range");
+    }
+    let data = std::fs::read(dir.join(&id)).unwrap();
+    assert!(
+        data.iter()
+            .enumerate()
+            .all(|(i, b)| *b == support::fake::pattern_byte(i as u64)),
+        "bytes match"
+    );
+}
