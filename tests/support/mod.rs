@@ -92,6 +92,18 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// One empty working folder per test process: no stray `.env` is read, and
+/// nothing is written there.
+fn empty_cwd() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("civitai-orch-test-{}-cwd", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
 /// A command for the binary with a clean environment: the fake's URL and
 /// token, no proxies, and a working folder of its own (so no stray `.env`).
 pub struct Cli {
@@ -104,7 +116,7 @@ impl Cli {
     pub fn new(fake: Option<&Fake>, args: &[&str]) -> Cli {
         let mut cmd = Command::new(BIN);
         cmd.env_clear();
-        cmd.current_dir(temp_dir("cwd"));
+        cmd.current_dir(empty_cwd());
         if let Some(f) = fake {
             cmd.env("CIVITAI_API_URL", &f.url);
             cmd.env("CIVITAI_API_TOKEN", TOKEN);
