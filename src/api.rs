@@ -8,9 +8,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::error::{Error, Result};
+
 /// Percent-encodes one path segment: an id with `/`, `?`, `#`, `%` or a
 /// space must not change the path that is requested.
 pub fn seg(s: &str) -> String {
+    // `.` and `..` are unreserved, but servers resolve them as dot segments.
+    if s == "." || s == ".." {
+        return s.replace('.', "%2E");
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -106,40 +112,87 @@ impl Page<'_> {
     }
 }
 
-#[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase")]
+/// The parts of a workflow the CLI shows. Built by hand from a `Value` so
+/// that one odd field (a numeric name, a string where a list was expected)
+/// costs only that field, not the whole listing.
+#[derive(Default, Debug)]
 pub struct Workflow {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub created_at: Option<String>,
-    #[serde(default)]
     pub completed_at: Option<String>,
-    #[serde(default)]
-    pub tags: Option<Vec<Value>>,
-    #[serde(default)]
-    pub steps: Option<Vec<Step>>,
+    pub tags: Vec<String>,
+    steps: Vec<Step>,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Default, Debug)]
 pub struct Step {
-    #[serde(default, rename = "$type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub input: Option<Value>,
-    #[serde(default)]
     pub output: Option<Value>,
+}
+
+/// A scalar as text; objects, arrays and null are not text.
+fn text_of(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Workflow {
+    /// `None` unless the value is an object: anything else is not a workflow.
+    pub fn from_value(mut v: Value) -> Option<Workflow> {
+        let map = v.as_object_mut()?;
+        let tags = match map.get("tags") {
+            Some(Value::Array(items)) => items.iter().filter_map(|t| text_of(Some(t))).collect(),
+            _ => Vec::new(),
+        };
+        let steps = match map.remove("steps") {
+            Some(Value::Array(items)) => items.into_iter().filter_map(Step::from_value).collect(),
+            _ => Vec::new(),
+        };
+        Some(Workflow {
+            id: text_of(map.get("id")),
+            status: text_of(map.get("status")),
+            created_at: text_of(map.get("createdAt")),
+            completed_at: text_of(map.get("completedAt")),
+            tags,
+            steps,
+        })
+    }
+
+    /// Parses a workflow body; a body that is not a JSON object is an error.
+    pub fn parse(body: &str, what: &str) -> Result<Workflow> {
+        let v: Value = crate::client::parse_json(body, what)?;
+        Workflow::from_value(v).ok_or_else(|| {
+            Error::other(format!(
+                "the API sent something that is not a workflow for {what}"
+            ))
+        })
+    }
+}
+
+impl Step {
+    fn from_value(mut v: Value) -> Option<Step> {
+        let map = v.as_object_mut()?;
+        Some(Step {
+            kind: text_of(map.get("$type")),
+            name: text_of(map.get("name")),
+            status: text_of(map.get("status")),
+            input: map.remove("input"),
+            output: map.remove("output").filter(|o| !o.is_null()),
+        })
+    }
 }
 
 impl Workflow {
     pub fn steps(&self) -> &[Step] {
-        self.steps.as_deref().unwrap_or_default()
+        &self.steps
     }
 
     pub fn is_final(&self) -> bool {
@@ -265,6 +318,8 @@ mod tests {
         assert_eq!(seg("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
         assert_eq!(seg("ü"), "%C3%BC");
         assert_eq!(seg("0-019b.jpeg"), "0-019b.jpeg");
+        assert_eq!(seg(".."), "%2E%2E");
+        assert_eq!(seg("."), "%2E");
     }
 
     #[test]

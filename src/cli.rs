@@ -100,6 +100,8 @@ pub struct BlobOpts {
 
 /// Seconds `--wait` waits when no value is given.
 pub const DEFAULT_WAIT_SECS: u64 = 600;
+/// A week: a longer wait is a mistake, and the bound keeps time arithmetic safe.
+pub const MAX_WAIT_SECS: u64 = 7 * 86_400;
 /// Downloads at a time when `-j` is not given.
 pub const DEFAULT_JOBS: usize = 4;
 
@@ -272,7 +274,7 @@ fn parse_user(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
         }
         match arg {
             _ if is_help(&arg) => return Ok(None),
-            Value(v) if user_id.is_none() => user_id = Some(text(v)?),
+            Value(v) if user_id.is_none() => user_id = Some(id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -308,7 +310,12 @@ fn parse_workflows(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
                 }
             }
             Long("all") => o.all = true,
-            Long("limit") => o.limit = Some(number(p.value()?, "--limit")?),
+            Long("limit") => {
+                o.limit = Some(number(p.value()?, "--limit")?);
+                if o.limit == Some(0) {
+                    return Err(Error::usage("--limit must be at least 1"));
+                }
+            }
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -359,12 +366,18 @@ fn parse_workflow(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
         match arg {
             _ if is_help(&arg) => return Ok(None),
             Long("wait") => {
-                wait = Some(match p.optional_value() {
+                let secs = match p.optional_value() {
                     Some(v) => number(v, "--wait")?,
                     None => DEFAULT_WAIT_SECS,
-                })
+                };
+                if secs > MAX_WAIT_SECS {
+                    return Err(Error::usage(format!(
+                        "--wait is at most {MAX_WAIT_SECS} seconds (a week)"
+                    )));
+                }
+                wait = Some(secs);
             }
-            Value(v) if id.is_none() => id = Some(text(v)?),
+            Value(v) if id.is_none() => id = Some(self::id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -383,7 +396,7 @@ fn parse_job(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
         match arg {
             _ if is_help(&arg) => return Ok(None),
             Long("raw") => raw = true,
-            Value(v) if id.is_none() => id = Some(text(v)?),
+            Value(v) if id.is_none() => id = Some(self::id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -400,7 +413,7 @@ fn parse_step(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
         }
         match arg {
             _ if is_help(&arg) => return Ok(None),
-            Value(v) if values.len() < 2 => values.push(text(v)?),
+            Value(v) if values.len() < 2 => values.push(id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -440,7 +453,7 @@ fn parse_results(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
             }
             Long("force") => o.force = true,
             Long("nsfw") => o.nsfw = true,
-            Value(v) => o.workflow_ids.push(text(v)?),
+            Value(v) => o.workflow_ids.push(id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -465,7 +478,7 @@ fn parse_blob(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
             Long("dir") => o.dir = Some(p.value()?.into()),
             Short('o') | Long("output") => o.output = Some(text(p.value()?)?),
             Long("force") => o.force = true,
-            Value(v) if id.is_none() => id = Some(text(v)?),
+            Value(v) if id.is_none() => id = Some(self::id(v)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -501,7 +514,12 @@ fn parse_completions(p: &mut lexopt::Parser, g: &mut Globals) -> Parsed {
 /// `help [command]`.
 fn parse_help(p: &mut lexopt::Parser) -> Result<Action> {
     let mut topic = None;
+    let mut ignored = Globals::default();
     while let Some(arg) = p.next()? {
+        if let Some(opt) = global_opt(&arg) {
+            set_global(opt, p, &mut ignored)?;
+            continue;
+        }
         match arg {
             Value(v) if topic.is_none() => topic = Some(text(v)?),
             _ if is_help(&arg) => {}
@@ -517,6 +535,15 @@ fn parse_help(p: &mut lexopt::Parser) -> Result<Action> {
             ))),
         },
     }
+}
+
+/// An id or name for a path segment: an empty one would change the path.
+fn id(v: OsString) -> Result<String> {
+    let s = text(v)?;
+    if s.trim().is_empty() {
+        return Err(Error::usage("an id cannot be empty"));
+    }
+    Ok(s)
 }
 
 fn text(v: OsString) -> Result<String> {
@@ -647,6 +674,13 @@ mod tests {
         usage_error(&["results"]);
         usage_error(&["results", "x", "-j", "0"]);
         usage_error(&["--timeout"]);
+        usage_error(&["workflow", ""]);
+        usage_error(&["workflows", "--limit=0"]);
+        usage_error(&["workflow", "x", "--wait=99999999999999"]);
+        assert_eq!(
+            run(&["help", "job", "--json"]).unwrap(),
+            Action::Help(Some("job".into()))
+        );
     }
 
     #[test]

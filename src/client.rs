@@ -32,6 +32,8 @@ pub struct Client {
     timeout: Duration,
     retries: u32,
     proxies: Proxies,
+    https_proxy: Option<Proxy>,
+    http_proxy: Option<Proxy>,
     notes: Notes,
 }
 
@@ -69,6 +71,8 @@ impl Client {
             masked_token: mask(token),
             timeout: cfg.timeout,
             retries: cfg.retries,
+            https_proxy: parse_proxy(cfg.proxies.https.as_deref(), "HTTPS_PROXY")?,
+            http_proxy: parse_proxy(cfg.proxies.http.as_deref(), "HTTP_PROXY")?,
             proxies: cfg.proxies.clone(),
             notes,
         })
@@ -78,6 +82,10 @@ impl Client {
         &self.api_url
     }
 
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn masked_token(&self) -> &str {
         &self.masked_token
     }
@@ -85,17 +93,34 @@ impl Client {
     /// GET an API path (with its query) and read the body of a 2xx answer;
     /// `what` names the thing asked for, for a 404's message.
     pub fn get(&self, path: &str, what: &str) -> Result<Answer> {
+        self.get_with(path, what, self.timeout, self.retries)
+    }
+
+    /// [`get`] with its own time bound and number of retries (`--wait`
+    /// polls once per try and must not outlast its deadline).
+    ///
+    /// [`get`]: Client::get
+    pub fn get_with(
+        &self,
+        path: &str,
+        what: &str,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Answer> {
         let url = format!("{}{path}", self.api_url);
-        self.with_retries(|| {
-            let mut resp = match self.send(&url, Auth::Api, &[], Some(self.timeout)) {
+        self.with_retries(retries, || {
+            let mut resp = match self.send(&url, Auth::Api, &[], Some(timeout)) {
                 Ok(r) => r,
-                Err(e) => return Attempt::from_transport(e, &url, self.timeout),
+                Err(e) => return self.transport_attempt(e, &url, timeout),
             };
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
                 return match read_body(&mut resp, JSON_BODY_LIMIT) {
-                    Ok(body) => Attempt::Done(Answer { body }),
-                    Err(e) => Attempt::from_transport(e, &url, self.timeout),
+                    Ok(Ok(body)) => Attempt::Done(Answer { body }),
+                    Ok(Err(_)) => Attempt::Fail(Error::other(format!(
+                        "the API sent a body that is not valid UTF-8 for {what}"
+                    ))),
+                    Err(e) => self.transport_attempt(e, &url, timeout),
                 };
             }
             Attempt::from_status(&mut resp, what)
@@ -113,10 +138,10 @@ impl Client {
         headers: &[(&str, &str)],
         what: &str,
     ) -> Result<Response<Body>> {
-        self.with_retries(|| {
+        self.with_retries(self.retries, || {
             let mut resp = match self.send(url, auth, headers, None) {
                 Ok(r) => r,
-                Err(e) => return Attempt::from_transport(e, url, self.timeout),
+                Err(e) => return self.transport_attempt(e, url, self.timeout),
             };
             let status = resp.status().as_u16();
             if (200..400).contains(&status) || status == 416 {
@@ -158,27 +183,26 @@ impl Client {
     /// HTTP_PROXY for https too.)
     fn proxy_for(&self, url: &str) -> Option<Proxy> {
         let proxy = if url.starts_with("https://") {
-            self.proxies.https.as_deref()
+            self.https_proxy.as_ref()
         } else {
-            self.proxies.http.as_deref()
+            self.http_proxy.as_ref()
         }?;
         if let Some(list) = &self.proxies.no_proxy {
             if no_proxy_matches(list, host_of(url)) {
                 return None;
             }
         }
-        match Proxy::new(proxy) {
-            Ok(p) => Some(p),
-            Err(_) => {
-                self.notes
-                    .warn("ignoring the proxy setting: it is not a valid proxy URL");
-                None
-            }
-        }
+        Some(proxy.clone())
     }
 
-    fn with_retries<T>(&self, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
-        let total = self.retries.saturating_add(1);
+    /// A failed exchange, told apart by whether a proxy was in the way.
+    fn transport_attempt<T>(&self, err: ureq::Error, url: &str, timeout: Duration) -> Attempt<T> {
+        let proxied = self.proxy_for(url).is_some();
+        Attempt::from_transport(err, url, timeout, proxied)
+    }
+
+    fn with_retries<T>(&self, retries: u32, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
+        let total = retries.saturating_add(1);
         let mut n = 1;
         loop {
             match attempt() {
@@ -186,7 +210,7 @@ impl Client {
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry(cause) => {
                     if n >= total {
-                        return Err(cause.give_up(self.retries));
+                        return Err(cause.give_up(retries));
                     }
                     let wait = cause
                         .retry_after
@@ -242,8 +266,8 @@ impl RetryCause {
 impl<T> Attempt<T> {
     /// A failed exchange: a dropped connection is worth another try (all our
     /// requests are GETs); anything else is final.
-    fn from_transport(err: ureq::Error, url: &str, timeout: Duration) -> Attempt<T> {
-        let error = transport_error(&err, url, timeout);
+    fn from_transport(err: ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Attempt<T> {
+        let error = transport_error(&err, url, timeout, proxied);
         if is_dropped(&err) {
             Attempt::Retry(RetryCause {
                 label: format!("connection dropped ({})", short_transport(&err)),
@@ -270,7 +294,15 @@ impl<T> Attempt<T> {
             .unwrap_or("")
             .to_string();
         // The body is only context for the message: a failure to read it is not worth reporting.
-        let body = read_body(resp, ERROR_BODY_LIMIT).unwrap_or_default();
+        let body = match read_body(resp, ERROR_BODY_LIMIT) {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            Err(_) => String::new(),
+        };
+        let body = match resp.headers().get("location").and_then(|v| v.to_str().ok()) {
+            Some(loc) if (300..400).contains(&status) => format!("redirected to {}", escape(loc)),
+            _ => body,
+        };
         let error = status_error(status, &content_type, &body, what);
         if retry::is_retryable_status(status) {
             let label = if status == 429 {
@@ -289,12 +321,14 @@ impl<T> Attempt<T> {
     }
 }
 
-fn read_body(resp: &mut Response<Body>, limit: u64) -> Result<String, ureq::Error> {
-    resp.body_mut()
-        .with_config()
-        .limit(limit)
-        .lossy_utf8(true)
-        .read_to_string()
+/// The body as text: a transport failure is the outer error, bytes that are
+/// not UTF-8 the inner one (that is the server's fault, not the network's).
+fn read_body(
+    resp: &mut Response<Body>,
+    limit: u64,
+) -> Result<Result<String, std::string::FromUtf8Error>, ureq::Error> {
+    let bytes = resp.body_mut().with_config().limit(limit).read_to_vec()?;
+    Ok(String::from_utf8(bytes))
 }
 
 /// Parses a body, naming what was expected when it is not that.
@@ -335,9 +369,7 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
         ),
         403 => (
             Kind::Auth,
-            with_detail(
-                "this token is not allowed to do that ('user' needs a manager token)".into(),
-            ),
+            with_detail("this token is not allowed to do that".into()),
         ),
         404 => (
             Kind::NotFound,
@@ -347,6 +379,10 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
             },
         ),
         429 => (Kind::RateLimited, with_detail("rate limited".into())),
+        300..=399 => (
+            Kind::Other,
+            with_detail("check CIVITAI_API_URL (or --api-url): https, host and path".into()),
+        ),
         500..=599 => (
             Kind::Network,
             with_detail("the server failed; try again later".into()),
@@ -442,16 +478,27 @@ fn short_transport(err: &ureq::Error) -> String {
 }
 
 /// The message for a request that got no usable answer.
-pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration) -> Error {
+pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Error {
     use std::io::ErrorKind;
     let host = host_of(url);
+    // ureq reports TLS and name-lookup failures as plain I/O errors; their
+    // text is all that tells them apart.
+    let text = err.to_string();
+    let lower = text.to_ascii_lowercase();
     let msg = match err {
         ureq::Error::Timeout(_) => timeout_message(host, timeout),
-        ureq::Error::HostNotFound => format!(
-            "cannot resolve host '{host}'; check CIVITAI_API_URL (or --api-url) and the network"
+        ureq::Error::HostNotFound => resolve_message(host),
+        _ if is_tls_failure(err, &lower) => format!(
+            "TLS failure talking to {host}: {text}; check that the URL is https on an https \
+             port, and behind an inspecting proxy set SSL_CERT_FILE to its CA bundle"
         ),
+        _ if lower.contains("lookup address") || lower.contains("name or service not known") => {
+            resolve_message(host)
+        }
+        ureq::Error::ConnectionFailed if proxied => proxy_message(host, "connection failed"),
         ureq::Error::ConnectionFailed => connect_message(host, "connection failed"),
         ureq::Error::Io(e) => match e.kind() {
+            ErrorKind::ConnectionRefused if proxied => proxy_message(host, "connection refused"),
             ErrorKind::ConnectionRefused => connect_message(host, "connection refused"),
             ErrorKind::TimedOut | ErrorKind::WouldBlock => timeout_message(host, timeout),
             ErrorKind::UnexpectedEof
@@ -463,15 +510,11 @@ pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration) -> Error
             }
             _ => format!("network error talking to {host}: {e}"),
         },
-        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => format!(
-            "TLS failure talking to {host}: {err}; behind an inspecting proxy, \
-             set SSL_CERT_FILE to its CA bundle"
-        ),
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
             return Error::usage(format!("invalid URL '{}': {err}", escape(url)));
         }
         ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => {
-            format!("the proxy failed to connect to {host}: {err}; check HTTPS_PROXY / HTTP_PROXY")
+            proxy_message(host, &text)
         }
         ureq::Error::Protocol(_) => {
             format!("{host} sent something that is not a valid HTTP answer: {err}")
@@ -482,6 +525,31 @@ pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration) -> Error
         other => format!("request to {host} failed: {other}"),
     };
     Error::new(Kind::Network, msg)
+}
+
+fn is_tls_failure(err: &ureq::Error, lower: &str) -> bool {
+    matches!(
+        err,
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_)
+    ) || [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+fn resolve_message(host: &str) -> String {
+    format!("cannot resolve host '{host}'; check CIVITAI_API_URL (or --api-url) and the network")
+}
+
+fn proxy_message(host: &str, why: &str) -> String {
+    format!(
+        "cannot reach {host} through the proxy: {why}; check HTTPS_PROXY / HTTP_PROXY / NO_PROXY"
+    )
 }
 
 fn timeout_message(host: &str, timeout: Duration) -> String {
@@ -544,6 +612,24 @@ fn root_certs(cfg: &Config) -> Result<RootCerts> {
         )));
     }
     Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// An HTTP(S) proxy from the environment; other kinds (SOCKS) are refused
+/// here rather than failing inside the request.
+fn parse_proxy(value: Option<&str>, var: &str) -> Result<Option<Proxy>> {
+    let Some(value) = value else { return Ok(None) };
+    let scheme = value
+        .split_once("://")
+        .map_or("http", |(s, _)| s)
+        .to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(Error::usage(format!(
+            "{var} uses a '{scheme}' proxy; only http:// and https:// proxies are supported"
+        )));
+    }
+    Proxy::new(value)
+        .map(Some)
+        .map_err(|_| Error::usage(format!("{var} is not a valid proxy URL")))
 }
 
 /// At most the first 4 characters, and only of a token long enough that

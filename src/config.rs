@@ -14,6 +14,8 @@ use crate::error::{Error, Kind, Result};
 pub const DEFAULT_API_URL: &str = "https://orchestration-new.civitai.com";
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RETRIES: u32 = 4;
+/// A day: longer is a mistake, and bounded values keep time arithmetic safe.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Connecting gives up sooner than a whole request: a host that does not
 /// answer the handshake is not going to.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,11 +43,13 @@ pub struct Proxies {
 pub fn resolve(g: &Globals) -> Result<Config> {
     let mut token = env("CIVITAI_API_TOKEN");
     let mut url = env("CIVITAI_API_URL");
-    let file_vars = match &g.env_file {
+    let mut file_vars = match &g.env_file {
         Some(path) => read_env_file(path)
             .map_err(|e| Error::usage(format!("cannot read --env-file {}: {e}", path.display())))?,
-        None => read_env_file(Path::new(".env")).unwrap_or_default(),
+        None => Vec::new(),
     };
+    // ./.env fills in what the environment and --env-file left unset.
+    file_vars.extend(read_env_file(Path::new(".env")).unwrap_or_default());
     for (key, value) in file_vars {
         match key.as_str() {
             "CIVITAI_API_TOKEN" if token.is_none() => token = non_empty(value),
@@ -55,10 +59,26 @@ pub fn resolve(g: &Globals) -> Result<Config> {
     }
     let url = g.api_url.clone().or(url);
     let api_url = normalize_url(url.as_deref().unwrap_or(DEFAULT_API_URL))?;
+    if token
+        .as_deref()
+        .is_some_and(|t| t.chars().any(|c| c.is_control() || c == ' '))
+    {
+        return Err(Error::new(
+            Kind::Auth,
+            "CIVITAI_API_TOKEN holds a space or a control character (a stray newline?); \
+             set it to the token alone",
+        ));
+    }
+    let timeout = g.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(1..=MAX_TIMEOUT_SECS).contains(&timeout) {
+        return Err(Error::usage(format!(
+            "--timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds"
+        )));
+    }
     Ok(Config {
         api_url,
         token,
-        timeout: Duration::from_secs(g.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1)),
+        timeout: Duration::from_secs(timeout),
         retries: g.retries.unwrap_or(DEFAULT_RETRIES),
         proxies: Proxies {
             https: env("HTTPS_PROXY").or_else(|| env("https_proxy")),
@@ -114,12 +134,16 @@ fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
 /// single or double quotes around the value.
 pub fn parse_env(text: &str) -> Vec<(String, String)> {
     let mut vars = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let line = match line.strip_prefix("export") {
+            Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
+            _ => line,
+        };
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
@@ -130,7 +154,8 @@ pub fn parse_env(text: &str) -> Vec<(String, String)> {
 
 fn unquote(value: &str) -> String {
     for q in ['"', '\''] {
-        if let Some(inner) = value.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
+        // A quoted value ends at its closing quote; a comment may follow.
+        if let Some((inner, _)) = value.strip_prefix(q).and_then(|v| v.split_once(q)) {
             return inner.to_string();
         }
     }
@@ -148,7 +173,7 @@ mod tests {
     #[test]
     fn env_lines() {
         let vars = parse_env(
-            "# comment\n\nexport CIVITAI_API_TOKEN=\"abc def\"\nCIVITAI_API_URL='http://x/'\n\
+            "\u{feff}# comment\n\nexport\tCIVITAI_API_TOKEN=\"abc def\" # note\nCIVITAI_API_URL='http://x/'\n\
              PLAIN = value # trailing\nnot a pair\nEMPTY=\n",
         );
         assert_eq!(

@@ -93,19 +93,32 @@ pub fn resolve_blob(
             .ok_or_else(|| {
                 Error::other(format!("{status} for {what} without a Location header"))
             })?;
-        return Ok((absolute(client.api_url(), location), None));
+        return Ok((absolute(client.api_url(), location)?, None));
     }
     Ok((api_url, Some(resp)))
 }
 
-/// A redirect target may be relative to the API.
-fn absolute(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        location.to_string()
+/// Resolves a redirect target against the API URL; only http(s) targets
+/// are followed.
+fn absolute(base: &str, location: &str) -> Result<String> {
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let origin = format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest));
+    let url = if let Some(tail) = location.strip_prefix("//") {
+        format!("{scheme}://{tail}")
     } else if location.starts_with('/') {
-        format!("{base}{location}")
+        format!("{origin}{location}")
+    } else if location.contains("://") {
+        location.to_string()
     } else {
         format!("{base}/{location}")
+    };
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(Error::other(format!(
+            "the API redirected the blob to '{}', which is not an http(s) URL",
+            escape(location)
+        )))
     }
 }
 
@@ -530,6 +543,21 @@ pub fn safe_name(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_targets() {
+        let base = "http://api:8/prefix";
+        assert_eq!(absolute(base, "/p?x").unwrap(), "http://api:8/p?x");
+        assert_eq!(absolute(base, "//cdn/x").unwrap(), "http://cdn/x");
+        assert_eq!(absolute(base, "https://cdn/x").unwrap(), "https://cdn/x");
+        assert_eq!(absolute(base, "rel").unwrap(), "http://api:8/prefix/rel");
+        assert_eq!(
+            absolute(base, "file:///etc/passwd")
+                .unwrap_err()
+                .exit_code(),
+            1
+        );
+    }
 
     #[test]
     fn extensions() {

@@ -11,6 +11,11 @@ pub fn minify(json: &str) -> String {
     let mut escaped = false;
     for c in json.chars() {
         if in_string {
+            if is_terminal_control(c) {
+                // Legal raw in JSON, but a terminal would act on them.
+                out.push_str(&format!("\\u{:04x}", c as u32));
+                continue;
+            }
             out.push(c);
             if escaped {
                 escaped = false;
@@ -81,6 +86,12 @@ pub fn pretty(json: &str) -> String {
     out
 }
 
+/// C1 controls and bidirectional overrides (C0 controls cannot appear raw
+/// in valid JSON strings).
+fn is_terminal_control(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 fn newline(out: &mut String, depth: usize) {
     out.push('\n');
     for _ in 0..depth {
@@ -99,6 +110,14 @@ mod tests {
         assert_eq!(
             minify(DOC),
             r#"{"b":[1,2,{}],"a":{"s":"x \" , : { y","e":[]}}"#
+        );
+    }
+
+    #[test]
+    fn terminal_controls_become_escapes() {
+        assert_eq!(
+            minify("{\"a\": \"x\u{9b}2J\u{202e}\"}"),
+            "{\"a\":\"x\\u009b2J\\u202e\"}"
         );
     }
 

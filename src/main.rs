@@ -83,7 +83,7 @@ fn print_stdout(text: &str) -> Result<(), Error> {
 /// a server echoed it back.
 fn report(e: &Error, json: bool, token: Option<&str>) {
     let message = match token {
-        Some(t) if t.len() >= 4 => e.message.replace(t, "[token]"),
+        Some(t) if !t.is_empty() => e.message.replace(t, "[token]"),
         _ => e.message.clone(),
     };
     let mut err = std::io::stderr().lock();

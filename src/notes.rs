@@ -26,10 +26,6 @@ impl Notes {
         }
     }
 
-    pub fn warn(&self, msg: &str) {
-        self.note(&format!("warning: {msg}"));
-    }
-
     /// Whether live status lines (progress, --wait) should be drawn.
     pub fn live(&self) -> bool {
         !self.quiet && self.tty

@@ -60,12 +60,7 @@ pub fn workflow_block(w: &mut impl Write, wf: &Workflow) -> io::Result<()> {
     if let Some(c) = &wf.completed_at {
         writeln!(w, "  Completed: {}", escape(c))?;
     }
-    let tags: Vec<String> = wf
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| escape(&value_text(t)))
-        .collect();
+    let tags: Vec<String> = wf.tags.iter().map(|t| escape(t)).collect();
     if !tags.is_empty() {
         writeln!(w, "  Tags: {}", tags.join(", "))?;
     }

@@ -679,9 +679,27 @@ fn a_body_that_is_not_json_exits_1() {
         .stderr_has("not the expected JSON");
     fake.script(
         "/v2/consumer/workflows",
-        vec![Reply::json(200, r#"{"items":[{"id":5}]}"#)],
+        vec![Reply::json(200, r#"{"items":[5]}"#)],
     );
     cli(&fake, &["workflows"]).code(1).one_error_line();
+    for body in ["null", "[]", "\"text\""] {
+        fake.script(&workflow_path(W1), vec![Reply::json(200, body)]);
+        cli(&fake, &["workflow", W1])
+            .code(1)
+            .one_error_line()
+            .stderr_has("not a JSON object");
+    }
+    fake.script(&workflow_path(W1), vec![Reply::json(200, "[]")]);
+    cli(&fake, &["results", W1])
+        .code(1)
+        .stderr_has("not a workflow");
+
+    // One odd field costs that field, not the listing.
+    let odd = r#"{"items":[{"id":"a","status":"succeeded","tags":"abc","steps":[null,{"name":7,"$type":"x","status":"queued"}]}],"next":null}"#;
+    fake.script("/v2/consumer/workflows", vec![Reply::json(200, odd)]);
+    cli(&fake, &["workflows"])
+        .ok()
+        .stdout_has("Steps: 7:x(queued)");
 }
 
 #[test]
@@ -1029,4 +1047,163 @@ fn a_closed_stdout_is_not_an_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+// ---- hostile input and odd settings ------------------------------------
+
+#[test]
+fn socks_proxies_and_absurd_numbers_are_usage_errors() {
+    let fake = Fake::start();
+    for (k, v) in [
+        ("HTTP_PROXY", "socks5://127.0.0.1:1"),
+        ("HTTPS_PROXY", "socks4://x:1"),
+    ] {
+        Cli::new(Some(&fake), &["test"])
+            .env(k, v)
+            .run()
+            .code(2)
+            .one_error_line()
+            .stderr_has("only http:// and https:// proxies");
+    }
+    cli(&fake, &["test", "--timeout=9223372036854775807"])
+        .code(2)
+        .stderr_has("--timeout must be");
+    cli(&fake, &["test", "--timeout=0"]).code(2);
+    cli(&fake, &["workflow", W_PROC, "--wait=9223372036854775807"])
+        .code(2)
+        .stderr_has("--wait");
+    cli(&fake, &["workflow", ""])
+        .code(2)
+        .stderr_has("cannot be empty");
+    cli(&fake, &["workflow", ".."]).code(4);
+    assert_eq!(
+        fake.api_requests().pop().unwrap().raw_path,
+        "/v2/consumer/workflows/%2E%2E"
+    );
+}
+
+#[test]
+fn wait_never_outlasts_its_deadline_on_a_hanging_server() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W_PROC),
+        vec![Reply::Hang, Reply::Hang, Reply::Hang],
+    );
+    let start = Instant::now();
+    cli(&fake, &["workflow", W_PROC, "--wait=2"])
+        .code(8)
+        .one_error_line()
+        .stderr_has("stopped waiting after 2s")
+        .stderr_has("--wait");
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_json_walk_that_fails_midway_prints_no_partial_document() {
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![
+            Reply::json(
+                200,
+                r#"{"items":[{"id":"a","status":"succeeded"}],"next":"c2"}"#,
+            ),
+            Reply::problem(404, "Not Found", "cursor expired"),
+        ],
+    );
+    let run = cli(&fake, &["--json", "workflows", "--all"]);
+    run.code(4);
+    assert!(run.stdout.is_empty(), "{run:?}");
+}
+
+#[test]
+fn jsonl_keeps_the_cursor_even_when_quiet() {
+    let fake = Fake::start();
+    cli(&fake, &["-q", "--jsonl", "workflows", "--take=2"])
+        .ok()
+        .stderr_has("next cursor: off:2");
+}
+
+#[test]
+fn text_counts_match_what_is_listed() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["workflows", "--take=2", "--status=processing"]);
+    run.ok()
+        .stdout_has("No workflows found.\nNext cursor: off:2");
+    let run = cli(
+        &fake,
+        &["workflows", "--take=2", "--status=processing", "--all"],
+    );
+    run.ok()
+        .stdout_has(W_PROC)
+        .stdout_has("Found 1 workflow(s) in 3 page(s).");
+    assert!(!run.stdout.contains("Found 0"), "{run:?}");
+}
+
+#[test]
+fn pretty_json_escapes_terminal_controls_and_deep_nesting_fails_fast() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::json(200, "{\"id\":\"x\u{9b}2J\u{202e}\"}")],
+    );
+    let run = cli(&fake, &["workflow", W1]);
+    run.ok().stdout_has("\\u009b2J\\u202e");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["id"], "x\u{9b}2J\u{202e}");
+
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    fake.script(&workflow_path(W1), vec![Reply::json(200, &deep)]);
+    let start = Instant::now();
+    cli(&fake, &["workflow", W1]).code(1).one_error_line();
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn any_token_echoed_back_is_hidden() {
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::problem(401, "Unauthorized", "bad token Bearer abc")],
+    );
+    let run = Cli::new(Some(&fake), &["test"])
+        .env("CIVITAI_API_TOKEN", "abc")
+        .run();
+    run.code(3);
+    assert!(!run.stderr.contains("Bearer abc"), "{run:?}");
+    Cli::new(Some(&fake), &["test"])
+        .env("CIVITAI_API_TOKEN", "abc\ndef")
+        .run()
+        .code(3)
+        .stderr_has("control character");
+}
+
+#[test]
+fn env_file_values_may_carry_comments_and_layer_with_dot_env() {
+    let fake = Fake::start();
+    let dir = temp_dir("envlayer");
+    std::fs::write(dir.join(".env"), format!("CIVITAI_API_URL={}\n", fake.url)).unwrap();
+    let file = dir.join("token.env");
+    std::fs::write(
+        &file,
+        format!("\u{feff}export\tCIVITAI_API_TOKEN=\"{TOKEN}\" # the test token\n"),
+    )
+    .unwrap();
+    Cli::new(None, &["test", "--env-file", file.to_str().unwrap()])
+        .dir(&dir)
+        .run()
+        .ok();
+}
+
+#[test]
+fn forbidden_names_the_manager_token_only_for_user() {
+    let fake = Fake::start();
+    fake.script("/v2/consumer/workflows", vec![Reply::json(403, "\"no\"")]);
+    let run = cli(&fake, &["workflows"]);
+    run.code(3);
+    assert!(!run.stderr.contains("manager"), "{run:?}");
 }

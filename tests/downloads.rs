@@ -76,11 +76,16 @@ fn every_content_type_gets_its_extension() {
         let id = format!("NOEXT{}", ext.to_uppercase());
         fake.script(
             &format!("/v2/consumer/blobs/{id}"),
-            vec![Reply::Full {
-                status: 200,
-                headers: vec![("Content-Type".into(), ctype.into())],
-                body: b"bytes".to_vec(),
-            }],
+            // The API serves the bytes itself: asked once for the URL, once
+            // for the file.
+            vec![
+                Reply::Full {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), ctype.into())],
+                    body: b"bytes".to_vec(),
+                };
+                2
+            ],
         );
         cli(&fake, &["blob", &id, "--download", "--dir", d])
             .ok()
@@ -301,13 +306,24 @@ fn hostile_blob_ids_land_inside_the_folder() {
                 }
             })
             .collect();
+        // Dot segments are encoded too, or servers would resolve them.
+        let encoded = if id == ".." {
+            "%2E%2E".to_string()
+        } else {
+            encoded
+        };
         fake.script(
             &format!("/v2/consumer/blobs/{encoded}"),
-            vec![Reply::Full {
-                status: 200,
-                headers: vec![("Content-Type".into(), "image/png".into())],
-                body: b"png".to_vec(),
-            }],
+            // The API serves the bytes itself: asked once for the URL, once
+            // for the file.
+            vec![
+                Reply::Full {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "image/png".into())],
+                    body: b"png".to_vec(),
+                };
+                2
+            ],
         );
         cli(
             &fake,

@@ -22,11 +22,21 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
         }
         return writeln!(out, "Blob URL: {}", escape(&url)).out();
     }
-    let task = Task {
-        source: Source::Api {
+    // The API names the file's URL first; when it serves the bytes itself,
+    // the download asks it again.
+    let (url, served) = download::resolve_blob(&ctx.client, &o.blob_id, o.nsfw, &[])?;
+    let source = match served {
+        None => Source::Signed {
+            url: url.clone(),
+            nsfw: o.nsfw,
+        },
+        Some(_) => Source::Api {
             blob_id: o.blob_id.clone(),
             nsfw: o.nsfw,
         },
+    };
+    let task = Task {
+        source,
         naming: Naming {
             stem: blob_stem(&o.blob_id),
             blob_id: o.blob_id.clone(),
@@ -49,7 +59,7 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
     let skipped = matches!(outcome, download::Outcome::Skipped { .. });
     if ctx.globals.json {
         let status = if skipped { "skipped" } else { "downloaded" };
-        let doc = json!({"blobId": o.blob_id, "url": null, "file": path, "bytes": outcome.bytes(), "status": status});
+        let doc = json!({"blobId": o.blob_id, "url": url, "file": path, "bytes": outcome.bytes(), "status": status});
         return writeln!(out, "{doc}").out();
     }
     if skipped {

@@ -71,7 +71,7 @@ pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) ->
 
 /// Prints an API document: compact with `--json`, else indented.
 pub fn print_document(ctx: &Ctx, out: &mut Out, body: &str) -> Result<()> {
-    let text = if ctx.globals.json {
+    let text = if ctx.globals.json || ctx.globals.jsonl {
         crate::jsontext::minify(body)
     } else {
         crate::jsontext::pretty(body)
@@ -79,7 +79,14 @@ pub fn print_document(ctx: &Ctx, out: &mut Out, body: &str) -> Result<()> {
     writeln!(out, "{text}").out()
 }
 
-/// Checks that a body is JSON before it is re-printed as such.
+/// Checks that a body is a JSON object before it is re-printed as such.
+/// Parsing into a `Value` also bounds the nesting (serde_json stops at 128
+/// levels), which keeps the re-spacing linear.
 pub fn check_json(body: &str, what: &str) -> Result<()> {
-    crate::client::parse_json::<serde::de::IgnoredAny>(body, what).map(|_| ())
+    match crate::client::parse_json::<serde_json::Value>(body, what)? {
+        serde_json::Value::Object(_) => Ok(()),
+        _ => Err(Error::other(format!(
+            "the API sent something that is not a JSON object for {what}"
+        ))),
+    }
 }

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use super::{Ctx, Out, OutExt};
 use crate::api::{self, BlobRef, Workflow};
 use crate::cli::ResultsOpts;
-use crate::client::parse_json;
 use crate::download::{self, Naming, Outcome, Source};
 use crate::error::{Error, Result};
 use crate::render::{self, escape};
@@ -47,7 +46,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             path.push_str("?hideMatureContent=false");
         }
         let answer = ctx.client.get(&path, &what)?;
-        let wf: Workflow = parse_json(&answer.body, &what)?;
+        let wf = Workflow::parse(&answer.body, &what)?;
         let items = items_of(id, &wf);
         if text {
             if n > 0 {

@@ -28,7 +28,13 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
     let what = format!("workflows for user '{}'", escape(&o.user_id));
     let answer = ctx
         .client
-        .get(&format!("{}{}", api::MANAGER_WORKFLOWS, q.as_str()), &what)?;
+        .get(&format!("{}{}", api::MANAGER_WORKFLOWS, q.as_str()), &what)
+        .map_err(|mut e| {
+            if e.status == Some(403) {
+                e.message.push_str(" ('user' needs a manager token)");
+            }
+            e
+        })?;
     let items: Vec<&RawValue> = parse_json(&answer.body, "a list of workflows")?;
     if ctx.globals.json {
         return writeln!(out, "{}", minify(&answer.body)).out();
@@ -44,7 +50,7 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
     }
     writeln!(out, "Found {} workflow(s):", items.len()).out()?;
     for item in &items {
-        let wf: Workflow = parse_json(item.get(), "a workflow")?;
+        let wf = Workflow::parse(item.get(), "a workflow")?;
         writeln!(out).out()?;
         render::workflow_block(out, &wf).out()?;
     }

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use super::{check_json, print_document, Ctx, Out};
 use crate::api::{self, Workflow};
-use crate::client::parse_json;
 use crate::error::{Error, Kind, Result};
 use crate::render::escape;
 
@@ -51,9 +50,13 @@ fn poll(ctx: &Ctx, path: &str, what: &str, limit: Duration) -> Result<(String, W
     let mut last: Option<(String, Workflow)> = None;
     let mut last_line = String::new();
     loop {
-        match ctx.client.get(path, what) {
+        // Each poll is one try, bounded by what is left of SECS: the loop
+        // itself is the retry, and it must not outlast the deadline.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = ctx.client.timeout().min(left).max(Duration::from_secs(1));
+        match ctx.client.get_with(path, what, timeout, 0) {
             Ok(answer) => {
-                let wf: Workflow = parse_json(&answer.body, what)?;
+                let wf = Workflow::parse(&answer.body, what)?;
                 let line = status_line(&wf);
                 if line != last_line && ctx.notes.live() {
                     ctx.notes
@@ -82,7 +85,12 @@ fn poll(ctx: &Ctx, path: &str, what: &str, limit: Duration) -> Result<(String, W
         Some((body, wf)) => Ok((body, wf, false)),
         None => Err(Error::new(
             Kind::WaitTimeout,
-            format!("stopped waiting: no answer about {what} before the deadline"),
+            format!(
+                "stopped waiting after {}s: no answer about {what} in that time (the workflow \
+                 goes on); look again with: civitai-orch workflow {} --wait",
+                limit.as_secs(),
+                escape(path.rsplit('/').next().unwrap_or(""))
+            ),
         )),
     }
 }

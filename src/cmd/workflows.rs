@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         pages += 1;
         let items = page.items.as_deref().unwrap_or_default();
         last_next = page.next_cursor().map(str::to_string);
-        printer.page(out, &answer.body, items, last_next.as_deref(), pages)?;
+        printer.page(out, &answer.body, items, last_next.as_deref())?;
         out.flush().out()?;
         let Some(next) = last_next.clone() else { break };
         if !o.all || printer.full() || items.is_empty() || !seen.insert(next.clone()) {
@@ -65,9 +65,10 @@ fn build_query(o: &WorkflowsOpts, now: OffsetDateTime) -> Result<Query> {
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             return Err(Error::usage(format!(
-                "--from ({}) is after --to ({})",
+                "--from ({}) is after --to ({}); each takes {}",
                 dates::format_iso_millis(f),
-                dates::format_iso_millis(t)
+                dates::format_iso_millis(t),
+                dates::ACCEPTED_FORMS
             )));
         }
     }
@@ -155,11 +156,13 @@ struct Printer<'o> {
     statuses: &'o [String],
     limit: Option<u64>,
     printed: u64,
-    /// Items written so far into the composite `--json` document.
-    json_items: u64,
+    /// Items of the composite `--json` document, compact.
+    json_items: Vec<String>,
+    /// Blocks printed in `--all` text mode (a blank line goes between).
+    printed_blocks: u64,
+    all: bool,
     /// `--json` over one page with nothing filtered: the API's page as sent.
     verbatim: bool,
-    quiet: bool,
 }
 
 #[derive(PartialEq)]
@@ -184,8 +187,9 @@ impl<'o> Printer<'o> {
             statuses: &o.statuses,
             limit: o.limit,
             printed: 0,
-            json_items: 0,
-            quiet: ctx.globals.quiet,
+            json_items: Vec::new(),
+            printed_blocks: 0,
+            all: o.all,
         }
     }
 
@@ -207,7 +211,6 @@ impl<'o> Printer<'o> {
         body: &str,
         items: &[&RawValue],
         next: Option<&str>,
-        page_no: usize,
     ) -> Result<()> {
         if self.verbatim {
             return writeln!(out, "{}", minify(body)).out();
@@ -217,49 +220,47 @@ impl<'o> Printer<'o> {
             if self.full() {
                 break;
             }
-            let wf: Workflow = parse_json(item.get(), "a workflow")?;
+            let wf = Workflow::parse(item.get(), "a workflow")?;
             if self.keep(&wf) {
                 kept.push((item, wf));
                 self.printed += 1;
             }
         }
         match self.mode {
-            Mode::Json => {
-                for (item, _) in &kept {
-                    let sep = if self.json_items == 0 {
-                        "{\"items\":["
-                    } else {
-                        ","
-                    };
-                    write!(out, "{sep}{}", minify(item.get())).out()?;
-                    self.json_items += 1;
-                }
-            }
+            // The one document is only whole at the end: it is held until
+            // then, so that a failure on a later page leaves stdout empty
+            // rather than cut. (`--jsonl` streams.)
+            Mode::Json => self
+                .json_items
+                .extend(kept.iter().map(|(item, _)| minify(item.get()))),
             Mode::Jsonl => {
                 for (item, _) in &kept {
                     writeln!(out, "{}", minify(item.get())).out()?;
                 }
             }
-            Mode::Text => {
-                if page_no == 1 {
-                    self.text_header(out, kept.len(), next)?;
+            Mode::Text if !self.all => {
+                if kept.is_empty() {
+                    writeln!(out, "No workflows found.").out()?;
+                } else {
+                    writeln!(out, "Found {} workflow(s):", kept.len()).out()?;
+                }
+                if let Some(c) = next {
+                    writeln!(out, "Next cursor: {}", escape(c)).out()?;
                 }
                 for (_, wf) in &kept {
                     writeln!(out).out()?;
                     render::workflow_block(out, wf).out()?;
                 }
             }
-        }
-        Ok(())
-    }
-
-    fn text_header(&self, out: &mut Out, count: usize, next: Option<&str>) -> Result<()> {
-        if count == 0 && next.is_none() {
-            return Ok(());
-        }
-        writeln!(out, "Found {count} workflow(s):").out()?;
-        if let Some(c) = next {
-            writeln!(out, "Next cursor: {}", escape(c)).out()?;
+            Mode::Text => {
+                for (_, wf) in &kept {
+                    if self.printed_blocks > 0 {
+                        writeln!(out).out()?;
+                    }
+                    render::workflow_block(out, wf).out()?;
+                    self.printed_blocks += 1;
+                }
+            }
         }
         Ok(())
     }
@@ -267,27 +268,31 @@ impl<'o> Printer<'o> {
     fn finish(&self, out: &mut Out, next: Option<&str>, pages: usize) -> Result<()> {
         match self.mode {
             Mode::Json if !self.verbatim => {
-                if self.json_items == 0 {
-                    write!(out, "{{\"items\":[").out()?;
-                }
                 let next = serde_json::to_string(&next).unwrap_or_else(|_| "null".into());
-                writeln!(out, "],\"next\":{next}}}").out()?;
-            }
-            Mode::Jsonl => {
-                if let Some(c) = next {
-                    if !self.quiet {
-                        eprintln!("next cursor: {}", escape(c));
-                    }
-                }
-            }
-            Mode::Text if self.printed == 0 => writeln!(out, "No workflows found.").out()?,
-            Mode::Text if pages > 1 => {
                 writeln!(
                     out,
-                    "\nFound {} workflow(s) in {pages} page(s).",
-                    self.printed
+                    "{{\"items\":[{}],\"next\":{next}}}",
+                    self.json_items.join(",")
                 )
                 .out()?;
+            }
+            // Scripts need the cursor to go on, so -q does not hide it.
+            Mode::Jsonl => {
+                if let Some(c) = next {
+                    eprintln!("next cursor: {}", escape(c));
+                }
+            }
+            Mode::Text if self.all => {
+                if self.printed == 0 {
+                    writeln!(out, "No workflows found.").out()?;
+                } else {
+                    writeln!(
+                        out,
+                        "\nFound {} workflow(s) in {pages} page(s).",
+                        self.printed
+                    )
+                    .out()?;
+                }
                 if let Some(c) = next {
                     writeln!(out, "Next cursor: {}", escape(c)).out()?;
                 }

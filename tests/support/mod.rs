@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[allow(unused_imports)]
 pub use fake::{Fake, Reply, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_civitai-orch");
