@@ -549,3 +549,46 @@ fn an_interrupted_download_leaves_no_final_file() {
         "bytes match"
     );
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let fake = Fake::start();
+    let dir = temp_dir("progress");
+    // 128 chunks, 5 ms apart: long enough for several redraws.
+    let id = "synthetic-8388608.bin";
+    fake.set_chunk_delay(std::time::Duration::from_millis(5));
+    // Not a terminal: stderr stays empty.
+    let run = cli(
+        &fake,
+        &[
+            "blob",
+            id,
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    run.ok();
+    assert!(run.stderr.is_empty(), "{run:?}");
+    // A terminal, through script(1): one updating line with bytes, total and rate.
+    let line = format!(
+        "{} blob {id} --download --force --dir {}",
+        support::BIN,
+        dir.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("CIVITAI_API_URL", &fake.url)
+        .env("CIVITAI_API_TOKEN", TOKEN)
+        .output()
+        .expect("script(1) from util-linux");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(" / 8.0 MiB ") && text.contains("/s"),
+        "{text}"
+    );
+    assert!(text.contains("Downloaded: "), "{text}");
+}

@@ -164,6 +164,8 @@ struct Shared {
     synthetic: usize,
     /// Pause before each CDN answer (slow-network tests).
     cdn_delay: Mutex<Duration>,
+    /// Pause after each 64 KiB of a generated blob (a slow link).
+    chunk_delay: Mutex<Duration>,
     /// CDN requests being answered now, and the most at once.
     cdn_inflight: AtomicUsize,
     cdn_max_inflight: AtomicUsize,
@@ -201,6 +203,7 @@ impl Fake {
             scripts: Mutex::new(HashMap::new()),
             synthetic: opts.synthetic,
             cdn_delay: Mutex::new(Duration::ZERO),
+            chunk_delay: Mutex::new(Duration::ZERO),
             cdn_inflight: AtomicUsize::new(0),
             cdn_max_inflight: AtomicUsize::new(0),
         });
@@ -227,6 +230,11 @@ impl Fake {
 
     pub fn set_cdn_delay(&self, d: Duration) {
         *self.shared.cdn_delay.lock().unwrap() = d;
+    }
+
+    /// Slows generated blobs down to one 64 KiB chunk per `d`.
+    pub fn set_chunk_delay(&self, d: Duration) {
+        *self.shared.chunk_delay.lock().unwrap() = d;
     }
 
     /// The most CDN requests that were in flight at once.
@@ -797,7 +805,7 @@ fn route_cdn(req: &Request, shared: &Shared, mut stream: TcpStream) -> std::io::
     write_head(&mut stream, status, &headers, (len - from) as usize)?;
     match data {
         Some(d) => stream.write_all(&d[from as usize..])?,
-        None => write_pattern(&mut stream, from, len)?,
+        None => write_pattern(&mut stream, from, len, *shared.chunk_delay.lock().unwrap())?,
     }
     stream.flush()
 }
@@ -808,7 +816,12 @@ pub fn pattern_byte(i: u64) -> u8 {
     (i % 251) as u8
 }
 
-fn write_pattern(stream: &mut TcpStream, from: u64, len: u64) -> std::io::Result<()> {
+fn write_pattern(
+    stream: &mut TcpStream,
+    from: u64,
+    len: u64,
+    delay: Duration,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut pos = from;
     while pos < len {
@@ -818,6 +831,9 @@ fn write_pattern(stream: &mut TcpStream, from: u64, len: u64) -> std::io::Result
         }
         stream.write_all(&buf[..n])?;
         pos += n as u64;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
     }
     Ok(())
 }
