@@ -1,7 +1,8 @@
-# civitai-orch: build, test, demo, lint. CI runs `make lint` and `make test`.
+# civitai-orch: build, test, demo, lint, release, bench. CI runs `make lint`
+# and `make test`.
 CARGO ?= cargo
 
-.PHONY: build test demo lint
+.PHONY: build test demo lint release bench-download bench
 
 build:
 	$(CARGO) build --bins --examples
@@ -21,3 +22,18 @@ demo: build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# Static, stripped binaries in target/dist/: x86_64 musl (the rustup target is
+# added when missing), and aarch64 musl when a cross compiler is at hand.
+release:
+	@CARGO="$(CARGO)" bash tests/support/release.sh
+
+bench-download:
+	bash tests/support/bench_download.sh
+
+# The release binary against its budget (size, start-up, CPU per request,
+# memory over a long walk), beside a Node.js fetch baseline. Never in tests:
+# figures on a shared machine are not pass/fail material for CI.
+# OPT_LEVELS="s z 3" adds a table of the same binary at other opt-levels.
+bench:
+	@CARGO="$(CARGO)" bash tests/support/bench.sh

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# `make bench`: builds the static release binary and measures it against the
+# budget, beside a minimal Node.js `fetch` script doing the same work against
+# the same fake orchestrator on loopback (what users of the old script pay).
+#
+# Wall times are hyperfine medians; CPU is hyperfine's mean user + system time
+# of the measured process alone (the fake runs in its own process); peak RSS
+# is the largest `/usr/bin/time` maximum resident set size over a few runs.
+# Every command runs with an empty environment but for PATH, HOME, the API
+# URL and the token, so no SSL_CERT_FILE, proxy or .env changes the figures.
+# Exits 1 when a figure is over its budget.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+CARGO=${CARGO:-cargo}
+TOKEN=test-token-0123456789abcdef
+WALK=10000 # workflows in the pagination run; the API pages them 100 at a time
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# The tools come from Debian packages; install them when missing and allowed.
+need() {
+  local cmd=$1 pkg=$2
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing $pkg (apt-get install -y $pkg) for $cmd"
+    apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$pkg" >/dev/null; }
+  fi
+  command -v "$cmd" >/dev/null 2>&1 || { say "error: $cmd is needed (Debian package $pkg)"; exit 2; }
+}
+need hyperfine hyperfine
+need /usr/bin/time time
+NODE=$(command -v node || true)
+[ -n "$NODE" ] || say "no node on PATH: the Node.js baseline is left out"
+
+bash tests/support/release.sh x86_64-unknown-linux-musl >&2
+BIN=$ROOT/target/dist/civitai-orch
+say "cargo build --release --example fake-orchestrator"
+"$CARGO" build -q --release --example fake-orchestrator
+FAKE=$ROOT/target/release/examples/fake-orchestrator
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_fake() { # name [args...]: starts a fake, sets $URL and $FAKE_PID
+  local name=$1
+  shift
+  "$FAKE" --url-file "$WORK/$name.url" "$@" >"$WORK/$name.log" 2>&1 &
+  FAKE_PID=$!
+  PIDS+=("$FAKE_PID")
+  local _
+  for _ in $(seq 100); do [ -s "$WORK/$name.url" ] && break; sleep 0.05; done
+  URL=$(cat "$WORK/$name.url")
+}
+start_fake plain
+URL_PLAIN=$URL
+start_fake walk --synthetic "$WALK"
+URL_WALK=$URL
+WALK_PID=$FAKE_PID
+
+cd "$WORK"
+# run URL command...: the command in a clean environment.
+run() {
+  local url=$1
+  shift
+  env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$WORK" \
+    CIVITAI_API_URL="$url" CIVITAI_API_TOKEN="$TOKEN" "$@"
+}
+
+# hf URL RUNS WARMUP COMMAND: prints "median_ms cpu_ms" (cpu = mean user+sys).
+hf() {
+  local url=$1 runs=$2 warm=$3 cmd=$4
+  run "$url" hyperfine -N --style none -w "$warm" -r "$runs" -n x \
+    --export-csv "$WORK/hf.csv" "$cmd" >/dev/null 2>&1
+  awk -F, 'NR == 2 { printf "%.3f %.3f\n", $4 * 1000, ($5 + $6) * 1000 }' "$WORK/hf.csv"
+}
+
+# rss URL RUNS COMMAND...: the largest peak RSS in KiB over RUNS runs.
+rss() {
+  local url=$1 runs=$2 max=0 kb i
+  shift 2
+  for ((i = 0; i < runs; i++)); do
+    run "$url" /usr/bin/time -f %M -o "$WORK/rss" "$@" >/dev/null 2>&1
+    kb=$(tail -n 1 "$WORK/rss")
+    [ "$kb" -gt "$max" ] && max=$kb
+  done
+  echo "$max"
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# The static binary talks to the fake from a root that holds nothing else.
+if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null 2>&1; then
+  mkdir -p "$WORK/root"
+  cp "$BIN" "$WORK/root/civitai-orch"
+  run "$URL_PLAIN" chroot "$WORK/root" /civitai-orch workflows --take=1 >/dev/null
+  say "the static binary works in an empty root (one request to the fake)"
+fi
+
+count=$(run "$URL_WALK" "$BIN" --jsonl workflows --all --take=100 | wc -l)
+[ "$count" = "$WALK" ] || { say "error: the walk printed $count workflows, not $WALK"; exit 1; }
+
+N_VERSION="console.log('civitai-orch 0.1.0')"
+N_ONE="fetch(process.env.CIVITAI_API_URL+'/v2/consumer/workflows?take=20',\
+{headers:{authorization:'Bearer '+process.env.CIVITAI_API_TOKEN}})\
+.then(r=>r.json()).then(j=>{for(const w of j.items)console.log(w.id,w.status)})"
+N_WALK="(async()=>{const h={authorization:'Bearer '+process.env.CIVITAI_API_TOKEN};\
+let c=null;do{const u=process.env.CIVITAI_API_URL+'/v2/consumer/workflows?take=100'\
++(c?'&cursor='+encodeURIComponent(c):'');const j=await(await fetch(u,{headers:h})).json();\
+let s='';for(const w of j.items)s+=JSON.stringify(w)+'\n';process.stdout.write(s);\
+c=j.next}while(c)})()"
+
+say "measuring --version"
+read -r v_wall _ < <(hf "$URL_PLAIN" 1000 50 "$BIN --version")
+v_rss=$(rss "$URL_PLAIN" 10 "$BIN" --version)
+say "measuring workflows --take=20"
+read -r one_wall one_cpu < <(hf "$URL_WALK" 300 20 "$BIN workflows --take=20")
+one_rss=$(rss "$URL_WALK" 10 "$BIN" workflows --take=20)
+say "measuring --all --jsonl over $WALK workflows"
+t0=$(cpu_ticks "$WALK_PID")
+read -r walk_wall walk_cpu < <(hf "$URL_WALK" 5 1 "$BIN --jsonl workflows --all --take=100")
+t1=$(cpu_ticks "$WALK_PID")
+walk_srv=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", d / hz * 1000 / 6 }')
+walk_rss=$(rss "$URL_WALK" 3 "$BIN" --jsonl workflows --all --take=100)
+size=$(stat -c %s "$BIN")
+
+if [ -n "$NODE" ]; then
+  say "measuring the Node.js baseline"
+  read -r nv_wall _ < <(hf "$URL_PLAIN" 30 3 "node -e \"$N_VERSION\"")
+  nv_rss=$(rss "$URL_PLAIN" 3 node -e "$N_VERSION")
+  read -r none_wall none_cpu < <(hf "$URL_WALK" 20 2 "node -e \"$N_ONE\"")
+  none_rss=$(rss "$URL_WALK" 3 node -e "$N_ONE")
+  read -r nwalk_wall nwalk_cpu < <(hf "$URL_WALK" 3 1 "node -e \"$N_WALK\"")
+  nwalk_rss=$(rss "$URL_WALK" 2 node -e "$N_WALK")
+  ncount=$(run "$URL_WALK" node -e "$N_WALK" | wc -l)
+  [ "$ncount" = "$WALK" ] || say "warning: the Node.js walk printed $ncount workflows"
+  nsize=$(stat -L -c %s "$NODE")
+else
+  nv_wall=- nv_rss=- none_wall=- none_cpu=- none_rss=- nwalk_wall=- nwalk_cpu=- nwalk_rss=- nsize=-
+fi
+
+over=0
+# row LABEL OURS NODE UNIT BUDGET: one table line; BUDGET empty for none.
+row() {
+  local label=$1 ours=$2 node=$3 unit=$4 budget=$5 verdict="" ratio="-"
+  if [ "$node" != - ]; then
+    ratio=$(awk -v a="$ours" -v b="$node" 'BEGIN { r = b / a; printf (r < 10 ? "%.1fx" : "%.0fx"), r }')
+  fi
+  if [ -n "$budget" ]; then
+    if awk -v a="$ours" -v b="$budget" 'BEGIN { exit !(a < b) }'; then
+      verdict="< $budget $unit: ok"
+    else
+      verdict="< $budget $unit: OVER"
+      over=1
+    fi
+  fi
+  printf '| %s | %s %s | %s %s | %s | %s |\n' "$label" "$ours" "$unit" "$node" "$unit" "$ratio" "$verdict"
+}
+mb() { awk -v b="$1" 'BEGIN { printf "%.3f", b / 1e6 }'; }
+mib() { [ "$1" = - ] && echo - || awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+ms() { [ "$1" = - ] && echo - || awk -v m="$1" 'BEGIN { printf (m < 10 ? "%.2f" : "%.0f"), m }'; }
+sec() { [ "$1" = - ] && echo - || awk -v m="$1" 'BEGIN { printf "%.2f", m / 1000 }'; }
+
+cat <<EOF
+
+date: $(date -u +%Y-%m-%d); machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)
+civitai-orch: $(file -b "$BIN" 2>/dev/null | sed 's/, BuildID[^,]*//'); $(rustc -V)
+baseline: ${NODE:-none} $([ -n "$NODE" ] && node -v) with fetch; fake orchestrator on 127.0.0.1
+
+| measure | civitai-orch | node fetch | node / ours | budget |
+|---|---|---|---|---|
+EOF
+row "binary size (node: its executable)" "$(mb "$size")" "$([ "$nsize" = - ] && echo - || mb "$nsize")" MB 2.0
+row "--version: wall, median" "$(ms "$v_wall")" "$(ms "$nv_wall")" ms 2
+row "--version: peak RSS" "$(mib "$v_rss")" "$(mib "$nv_rss")" MiB 4
+row "workflows --take=20: CPU (user+sys)" "$(ms "$one_cpu")" "$(ms "$none_cpu")" ms 5
+row "workflows --take=20: wall, median" "$(ms "$one_wall")" "$(ms "$none_wall")" ms ""
+row "workflows --take=20: peak RSS" "$(mib "$one_rss")" "$(mib "$none_rss")" MiB ""
+row "$WALK workflows, --all --jsonl: CPU" "$(sec "$walk_cpu")" "$(sec "$nwalk_cpu")" s ""
+row "$WALK workflows, --all --jsonl: wall, median" "$(sec "$walk_wall")" "$(sec "$nwalk_wall")" s ""
+row "$WALK workflows, --all --jsonl: peak RSS" "$(mib "$walk_rss")" "$(mib "$nwalk_rss")" MiB 10
+cat <<EOF
+
+The walk is $((WALK / 100)) pages of 100 (the API's largest page); of its wall time the fake
+server spent about $(sec "$walk_srv") s of CPU per run building the pages.
+EOF
+
+# OPT_LEVELS="s z 3": the same binary built at other opt-levels, each in a
+# target folder of its own, to show what `[profile.release]` trades.
+if [ -n "${OPT_LEVELS:-}" ]; then
+  cc=gcc
+  command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
+  printf '\n| opt-level | size | --version wall | --take=20 CPU | %s-workflow walk CPU |\n|---|---|---|---|---|\n' "$WALK"
+  for level in $OPT_LEVELS; do
+    value=$level
+    case $level in s | z) value="\"$level\"" ;; esac
+    say "building at opt-level $level"
+    (cd "$ROOT" && CC_x86_64_unknown_linux_musl=$cc CARGO_TARGET_DIR=target/opt-$level \
+      "$CARGO" build -q --release --target x86_64-unknown-linux-musl --bin civitai-orch \
+      --config "profile.release.opt-level=$value")
+    b=$ROOT/target/opt-$level/x86_64-unknown-linux-musl/release/civitai-orch
+    read -r lv _ < <(hf "$URL_PLAIN" 1000 50 "$b --version")
+    read -r _ lone < <(hf "$URL_WALK" 300 20 "$b workflows --take=20")
+    read -r _ lwalk < <(hf "$URL_WALK" 3 1 "$b --jsonl workflows --all --take=100")
+    printf '| %s | %s MB | %s ms | %s ms | %s s |\n' "$level" "$(mb "$(stat -c %s "$b")")" \
+      "$(ms "$lv")" "$(ms "$lone")" "$(sec "$lwalk")"
+  done
+fi
+if [ "$over" = 1 ]; then
+  say "over budget"
+  exit 1
+fi

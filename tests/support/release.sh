@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# `make release`: fully static, stripped binaries with the size-tuned
+# `[profile.release]` of Cargo.toml, copied to target/dist/.
+#
+#   tests/support/release.sh [TRIPLE...]   (default: x86_64 and aarch64 musl)
+#
+# It works on a fresh machine: a missing rustup target is added, and the C
+# parts of `ring` are compiled with musl-gcc (Debian's musl-tools) when it is
+# there, else with the system gcc, which is enough for ring's freestanding C.
+# When the x86_64 musl target cannot be had at all, the fallback is a glibc
+# build linked with `+crt-static`: still one file with no runtime, but glibc's
+# static resolver wants NSS modules at run time, which musl's does not.
+# aarch64 needs a cross C compiler and linker; without one it is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CARGO=${CARGO:-cargo}
+DIST=target/dist
+mkdir -p "$DIST"
+say() { printf 'release: %s\n' "$*"; }
+
+have_target() {
+  rustc --print sysroot >/dev/null 2>&1 || return 1
+  [ -d "$(rustc --print sysroot)/lib/rustlib/$1/lib" ]
+}
+
+# Adds a rustup target when missing; false when it cannot be had.
+ensure_target() {
+  have_target "$1" && return 0
+  if command -v rustup >/dev/null 2>&1; then
+    say "adding the Rust target $1 (rustup target add $1)"
+    rustup target add "$1" && return 0
+  fi
+  return 1
+}
+
+# Checks that a freshly built binary is static and runs with nothing around
+# it: `--version`, and a request to a closed port on 127.0.0.1 that must fail
+# as a network error (exit 5), in a root holding only the binary.
+check_static() {
+  local bin=$1 desc
+  desc=$(file -b "$bin" 2>/dev/null || echo "?")
+  say "$bin: $(stat -c %s "$bin") bytes; $desc"
+  case $desc in
+    *"static-pie linked"* | *"statically linked"*) ;;
+    "?") say "(no 'file' command: static linking not checked)" ;;
+    *) say "error: $bin is not statically linked"; return 1 ;;
+  esac
+  if [ "$(id -u)" != 0 ] || ! command -v chroot >/dev/null 2>&1; then
+    say "not root: skipping the empty-root check"
+    return 0
+  fi
+  local root code=0
+  root=$(mktemp -d)
+  cp "$bin" "$root/civitai-orch"
+  chroot "$root" /civitai-orch --version
+  env -i CIVITAI_API_TOKEN=unused "$(command -v chroot)" "$root" /civitai-orch \
+    --quiet --retries=0 --timeout=5 --api-url=http://127.0.0.1:1 test 2>/dev/null || code=$?
+  rm -rf "$root"
+  if [ "$code" != 5 ]; then
+    say "error: in an empty root, a refused connection gave exit code $code, not 5"
+    return 1
+  fi
+  say "runs in an empty root (no /etc, no /lib, no CA files)"
+}
+
+build_x86_64() {
+  local t=x86_64-unknown-linux-musl
+  if [ "$(uname -m)" != x86_64 ]; then
+    say "skipping $t: this machine is $(uname -m)"
+    return 0
+  fi
+  if ensure_target "$t"; then
+    local cc
+    if command -v musl-gcc >/dev/null 2>&1; then
+      cc=musl-gcc
+    else
+      cc=gcc
+      say "no musl-gcc (Debian: apt-get install musl-tools); compiling C parts with gcc"
+    fi
+    say "cargo build --release --target $t (C compiler: $cc)"
+    CC_x86_64_unknown_linux_musl=$cc "$CARGO" build --release --target "$t" --bin civitai-orch
+    cp "target/$t/release/civitai-orch" "$DIST/civitai-orch-$t"
+    check_static "$DIST/civitai-orch-$t"
+    cp "$DIST/civitai-orch-$t" "$DIST/civitai-orch"
+  else
+    local g=x86_64-unknown-linux-gnu
+    say "WARNING: the Rust target $t cannot be installed here;"
+    say "WARNING: building a static glibc binary instead (-C target-feature=+crt-static)"
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+      "$CARGO" build --release --target "$g" --bin civitai-orch
+    cp "target/$g/release/civitai-orch" "$DIST/civitai-orch-$g-static"
+    check_static "$DIST/civitai-orch-$g-static"
+    cp "$DIST/civitai-orch-$g-static" "$DIST/civitai-orch"
+  fi
+  say "built $DIST/civitai-orch"
+}
+
+build_aarch64() {
+  local t=aarch64-unknown-linux-musl cc="" c
+  for c in aarch64-linux-musl-gcc aarch64-linux-gnu-gcc; do
+    if command -v "$c" >/dev/null 2>&1; then cc=$c; break; fi
+  done
+  if [ -z "$cc" ]; then
+    say "skipping $t: no cross C compiler and linker (Debian: apt-get install gcc-aarch64-linux-gnu)"
+    return 0
+  fi
+  if ! ensure_target "$t"; then
+    say "skipping $t: the Rust target cannot be installed here"
+    return 0
+  fi
+  say "cargo build --release --target $t (C compiler and linker: $cc)"
+  # rustc links musl's own startup files and libc (self-contained), so a
+  # glibc cross gcc serves as the linker.
+  CC_aarch64_unknown_linux_musl=$cc \
+    AR_aarch64_unknown_linux_musl=${cc%gcc}ar \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=$cc \
+    "$CARGO" build --release --target "$t" --bin civitai-orch
+  cp "target/$t/release/civitai-orch" "$DIST/civitai-orch-$t"
+  local bin="$DIST/civitai-orch-$t"
+  say "$bin: $(stat -c %s "$bin") bytes; $(file -b "$bin" 2>/dev/null || echo '?')"
+  if command -v qemu-aarch64-static >/dev/null 2>&1; then
+    qemu-aarch64-static "$bin" --version
+  elif command -v qemu-aarch64 >/dev/null 2>&1; then
+    qemu-aarch64 "$bin" --version
+  fi
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+for t in "${targets[@]}"; do
+  case $t in
+    x86_64-unknown-linux-musl) build_x86_64 ;;
+    aarch64-unknown-linux-musl) build_aarch64 ;;
+    *) say "unknown target $t"; exit 2 ;;
+  esac
+done
