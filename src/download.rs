@@ -123,7 +123,8 @@ fn absolute(base: &str, location: &str) -> Result<String> {
 }
 
 /// Downloads one blob into `dir`: skips a complete file, resumes a `.part`,
-/// and asks for a fresh link once when a signed one has expired.
+/// and asks for a fresh link once when a signed one has expired. Errors
+/// name the file.
 pub fn download(
     client: &Client,
     source: &Source,
@@ -131,19 +132,32 @@ pub fn download(
     dir: &Path,
     meter: &dyn Meter,
 ) -> Result<Outcome> {
-    match fetch(client, source, naming, dir, meter) {
-        // Signed links expire: the CDN answers 403. The blob endpoint hands
-        // out a fresh one.
-        Err(e) if e.status == Some(403) && matches!(source, Source::Signed { .. }) => {
-            let Source::Signed { nsfw, .. } = source else {
-                return Err(e);
-            };
-            let fresh = Source::Api {
+    with_fresh_link(source, naming, |src| fetch(client, src, naming, dir, meter)).map_err(
+        |mut e| {
+            if !e.message.contains(&naming.stem) {
+                e.message = format!("{}: {}", naming.stem, e.message);
+            }
+            e
+        },
+    )
+}
+
+/// Runs `f` on the source, and once more on the blob endpoint (which hands
+/// out a fresh link) when a signed link was refused with 403: signed links
+/// expire.
+fn with_fresh_link<T>(
+    source: &Source,
+    naming: &Naming,
+    mut f: impl FnMut(&Source) -> Result<T>,
+) -> Result<T> {
+    match f(source) {
+        Err(e) if e.status == Some(403) => match source {
+            Source::Signed { nsfw, .. } => f(&Source::Api {
                 blob_id: naming.blob_id.clone(),
                 nsfw: *nsfw,
-            };
-            fetch(client, &fresh, naming, dir, meter)
-        }
+            }),
+            Source::Api { .. } => Err(e),
+        },
         other => other,
     }
 }
@@ -156,15 +170,10 @@ fn fetch(
     meter: &dyn Meter,
 ) -> Result<Outcome> {
     let known = known_path(naming, dir);
-    if naming.force {
-        if let Some(p) = &known {
-            let _ = fs::remove_file(part_path(p));
-        }
-    }
-    let resume_from = known
-        .as_ref()
-        .and_then(|p| fs::metadata(part_path(p)).ok())
-        .map_or(0, |m| m.len());
+    let resume_from = match &known {
+        Some(p) if !naming.force => resumable_len(&part_path(p))?,
+        _ => 0,
+    };
     let resp = open(client, source, naming, resume_from)?;
     let content_type = header(&resp, "content-type");
     let status = resp.status().as_u16();
@@ -184,34 +193,102 @@ fn fetch(
         }
     }
     let part = part_path(&path);
-    match (status, resume_from) {
-        (206, from) if from > 0 && range_start(&resp) == Some(from) => {
-            save(resp, &path, from, meter)
+    let range = content_range(&resp);
+    match status {
+        206 if resume_from > 0 && range.is_some_and(|r| r.continues(resume_from)) => {
+            let total = range.map(|r| r.total);
+            save(resp, &path, resume_from, total, meter)
         }
-        (416, from) if from > 0 && range_total(&resp) == Some(from) && part.exists() => {
+        416 if resume_from > 0 && range.is_some_and(|r| r.total == resume_from) => {
             // The .part already holds every byte: only the rename was missing.
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&part)
-                .map_err(|e| write_error(&part, e))?;
-            finish(file, &part, &path)?;
-            Ok(Outcome::Downloaded { path, bytes: from })
+            let file = open_part(&part, resume_from)?;
+            finish(file, &part, &path, resume_from)?;
+            Ok(Outcome::Downloaded {
+                path,
+                bytes: resume_from,
+            })
         }
-        (200, _) => save(resp, &path, 0, meter),
-        (206 | 416, _) => {
+        200 => {
+            let total = content_length(&resp);
+            save(resp, &path, 0, total, meter)
+        }
+        206 | 416 if resume_from > 0 => {
             // A range that does not fit what is on disk: start over.
             drop(resp);
-            let _ = fs::remove_file(&part);
+            remove_part(&part)?;
             let resp = open(client, source, naming, 0)?;
-            save(resp, &path, 0, meter)
+            let status = resp.status().as_u16();
+            if status != 200 {
+                return Err(unexpected(status, naming));
+            }
+            let total = content_length(&resp);
+            save(resp, &path, 0, total, meter)
         }
-        _ => Err(Error::other(format!(
-            "unexpected {status} {} for blob '{}'",
-            reason(status),
-            escape(&naming.blob_id)
-        ))
-        .with_status(status)),
+        _ => Err(unexpected(status, naming)),
     }
+}
+
+fn unexpected(status: u16, naming: &Naming) -> Error {
+    Error::other(format!(
+        "unexpected {status} {} for blob '{}'; nothing was saved",
+        reason(status),
+        escape(&naming.blob_id)
+    ))
+    .with_status(status)
+}
+
+/// The length of a `.part` worth resuming: a regular file of our own. A
+/// symlink or a hard-linked file there is removed, never written through,
+/// so nothing outside `--dir` is touched.
+fn resumable_len(part: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::symlink_metadata(part) {
+        Ok(m) if m.is_file() && m.nlink() == 1 => Ok(m.len()),
+        Ok(_) => remove_part(part).map(|_| 0),
+        Err(_) => Ok(0),
+    }
+}
+
+fn remove_part(part: &Path) -> Result<()> {
+    match fs::remove_file(part) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::other(format!(
+            "cannot remove {}: {e}",
+            part.display()
+        ))),
+    }
+}
+
+/// Opens the `.part`: appended to when resuming (checked to hold `from`
+/// bytes), else created anew (`create_new` never follows a link). Locked, so
+/// that two runs on one folder cannot write the same file at once.
+fn open_part(part: &Path, from: u64) -> Result<File> {
+    let file = if from > 0 {
+        OpenOptions::new().append(true).open(part)
+    } else {
+        remove_part(part)?;
+        OpenOptions::new().write(true).create_new(true).open(part)
+    }
+    .map_err(|e| write_error(part, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(Error::other(format!(
+                "{} is being written by another run; try again when it is done",
+                part.display()
+            )))
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(write_error(part, e)),
+    }
+    let len = file.metadata().map_err(|e| write_error(part, e))?.len();
+    if len != from {
+        return Err(Error::other(format!(
+            "{} changed while it was opened (another run?); try again",
+            part.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// The file a previous run may have left, when its name can be known before
@@ -238,6 +315,7 @@ fn known_path(naming: &Naming, dir: &Path) -> Option<PathBuf> {
 }
 
 /// Opens the download, asking for the bytes from `from` on when resuming.
+/// A compressed body is refused: sizes and ranges must be byte-exact.
 fn open(client: &Client, source: &Source, naming: &Naming, from: u64) -> Result<Response<Body>> {
     let what = format!("blob '{}'", escape(&naming.blob_id));
     let range = format!("bytes={from}-");
@@ -245,12 +323,20 @@ fn open(client: &Client, source: &Source, naming: &Naming, from: u64) -> Result<
     if from > 0 {
         headers.push(("Range", range.as_str()));
     }
-    match source {
-        Source::Signed { url, .. } => open_no_token(client, url, &headers, &what),
+    let resp = match source {
+        Source::Signed { url, .. } => open_no_token(client, url, &headers, &what)?,
         Source::Api { blob_id, nsfw } => match resolve_blob(client, blob_id, *nsfw, &headers)? {
-            (_, Some(resp)) => Ok(resp),
-            (url, None) => open_no_token(client, &url, &headers, &what),
+            (_, Some(resp)) => resp,
+            (url, None) => open_no_token(client, &url, &headers, &what)?,
         },
+    };
+    match header(&resp, "content-encoding") {
+        Some(enc) if !enc.trim().eq_ignore_ascii_case("identity") => Err(Error::other(format!(
+            "the server sent {what} encoded as '{}' although identity was asked for; \
+             nothing was saved",
+            escape(&enc)
+        ))),
+        _ => Ok(resp),
     }
 }
 
@@ -282,31 +368,49 @@ fn content_length(resp: &Response<Body>) -> Option<u64> {
     header(resp, "content-length")?.trim().parse().ok()
 }
 
-/// `Content-Range: bytes START-END/TOTAL` -> START.
-fn range_start(resp: &Response<Body>) -> Option<u64> {
-    let v = header(resp, "content-range")?;
-    v.trim()
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
+/// `Content-Range: bytes START-END/TOTAL`, or `bytes */TOTAL` (a 416).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ContentRange {
+    span: Option<(u64, u64)>,
+    total: u64,
 }
 
-/// `Content-Range: bytes */TOTAL` (or `START-END/TOTAL`) -> TOTAL.
-fn range_total(resp: &Response<Body>) -> Option<u64> {
-    let v = header(resp, "content-range")?;
-    v.rsplit('/').next()?.trim().parse().ok()
+impl ContentRange {
+    fn parse(v: &str) -> Option<ContentRange> {
+        let (span, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+        let total = total.trim().parse().ok()?;
+        let span = match span.trim() {
+            "*" => None,
+            s => {
+                let (a, b) = s.split_once('-')?;
+                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            }
+        };
+        Some(ContentRange { span, total })
+    }
+
+    /// Whether this answer is exactly the rest of a file of which `from`
+    /// bytes are on disk.
+    fn continues(&self, from: u64) -> bool {
+        self.span == Some((from, self.total.saturating_sub(1))) && from < self.total
+    }
 }
 
-/// A whole file of the size the server announces is the one a previous run
-/// saved: names only appear once the bytes were synced.
+fn content_range(resp: &Response<Body>) -> Option<ContentRange> {
+    ContentRange::parse(&header(resp, "content-range")?)
+}
+
+/// A whole regular file of the size the server announces is the one a
+/// previous run saved: names only appear once the bytes were synced.
 fn already_complete(resp: &Response<Body>, path: &Path) -> Option<Outcome> {
     if resp.status().as_u16() != 200 {
         return None;
     }
     let expected = content_length(resp)?;
-    let existing = fs::metadata(path).ok().filter(|m| m.is_file())?.len();
+    let existing = fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())?
+        .len();
     (existing == expected).then(|| Outcome::Skipped {
         path: path.to_path_buf(),
         bytes: existing,
@@ -317,21 +421,20 @@ fn write_error(path: &Path, e: io::Error) -> Error {
     Error::other(format!("cannot write {}: {e}", path.display()))
 }
 
-/// Streams the body into `PATH.part` (appending from `from`), checks its
-/// length, syncs, renames.
-fn save(resp: Response<Body>, path: &Path, from: u64, meter: &dyn Meter) -> Result<Outcome> {
-    let expected = content_length(&resp);
-    meter.total(expected.map(|n| n + from));
+/// Streams the body into `PATH.part` (appending after `from` bytes), checks
+/// that it holds `total` bytes when the server said so, syncs, renames.
+fn save(
+    resp: Response<Body>,
+    path: &Path,
+    from: u64,
+    total: Option<u64>,
+    meter: &dyn Meter,
+) -> Result<Outcome> {
+    meter.total(total);
     meter.add(from);
     let part = part_path(path);
     let shown = path.display().to_string();
-    let mut options = OpenOptions::new();
-    if from > 0 {
-        options.append(true);
-    } else {
-        options.write(true).create(true).truncate(true);
-    }
-    let mut file = options.open(&part).map_err(|e| write_error(&part, e))?;
+    let mut file = open_part(&part, from)?;
     let mut reader = resp.into_body().into_reader();
     let written = match copy(&mut reader, &mut file, meter) {
         Ok(n) => n,
@@ -353,36 +456,45 @@ fn save(resp: Response<Body>, path: &Path, from: u64, meter: &dyn Meter) -> Resu
             return Err(write_error(&part, e));
         }
     };
-    if let Some(n) = expected {
-        if n != written {
-            let _ = file.sync_all();
-            return Err(Error::new(
-                Kind::Network,
-                format!(
-                    "download of {shown} failed: the server sent {written} of {n} bytes; \
-                     run again to resume"
-                ),
-            ));
-        }
+    let size = from + written;
+    if let Some(n) = total.filter(|n| *n != size) {
+        let _ = file.sync_all();
+        return Err(Error::new(
+            Kind::Network,
+            format!(
+                "download of {shown} failed: the server sent {size} of {n} bytes; \
+                 run again to resume"
+            ),
+        ));
     }
-    finish(file, &part, path)?;
+    finish(file, &part, path, size)?;
     Ok(Outcome::Downloaded {
         path: path.to_path_buf(),
-        bytes: from + written,
+        bytes: size,
     })
 }
 
 fn read_error_text(e: &io::Error) -> String {
+    let text = e.to_string();
     match e.kind() {
         io::ErrorKind::UnexpectedEof => "the connection closed early".into(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "the server stopped sending".into(),
-        _ => e.to_string(),
+        _ if text.contains("timeout") => "the server stopped sending (timeout)".into(),
+        _ => text,
     }
 }
 
 /// Flushes the data to disk before the rename makes it visible, so that a
-/// crash cannot leave a named but short file.
-fn finish(file: File, part: &Path, path: &Path) -> Result<()> {
+/// crash cannot leave a named but short file; the size is checked on the
+/// open file itself, after everything was written.
+fn finish(file: File, part: &Path, path: &Path, size: u64) -> Result<()> {
+    let on_disk = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if on_disk != size {
+        return Err(Error::other(format!(
+            "{} holds {on_disk} bytes, not {size} (written by another run?); run again",
+            part.display()
+        )));
+    }
     file.sync_all()
         .and_then(|_| fs::rename(part, path))
         .map_err(|e| Error::other(format!("cannot save {}: {e}", path.display())))
@@ -425,14 +537,19 @@ fn copy(
     }
 }
 
-/// Streams a blob to `w` (`--output -`): no file, no resume.
+/// Streams a blob to `w` (`--output -`): no file, no resume; an expired
+/// link is renewed as for files.
 pub fn to_writer(
     client: &Client,
     source: &Source,
     naming: &Naming,
     w: &mut impl Write,
 ) -> Result<u64> {
-    let resp = open(client, source, naming, 0)?;
+    let resp = with_fresh_link(source, naming, |src| open(client, src, naming, 0))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(unexpected(status, naming));
+    }
     let expected = content_length(&resp);
     let mut reader = resp.into_body().into_reader();
     let n = match copy(&mut reader, w, &NoMeter) {
@@ -445,16 +562,13 @@ pub fn to_writer(
         }
         Err(CopyError::Write(e)) => return Err(Error::from_stdout(e)),
     };
-    if expected.is_some_and(|e| e != n) {
-        return Err(Error::new(
+    match expected {
+        Some(e) if e != n => Err(Error::new(
             Kind::Network,
-            format!(
-                "download failed: the server sent {n} of {} bytes",
-                expected.unwrap_or(0)
-            ),
-        ));
+            format!("download failed: the server sent {n} of {e} bytes"),
+        )),
+        _ => Ok(n),
     }
-    Ok(n)
 }
 
 /// The extension for a blob: from its id when it has one, else from the
@@ -490,8 +604,16 @@ pub fn extension(blob_id: &str, content_type: Option<&str>) -> String {
         "application/zip" | "application/x-zip-compressed" => "zip",
         "application/json" => "json",
         "text/plain" => "txt",
-        m if m.starts_with("audio/") => "audio",
-        _ => "bin",
+        // Other audio types name their format: audio/opus, audio/amr...
+        m => match m.strip_prefix("audio/") {
+            Some(sub)
+                if (2..=5).contains(&sub.len())
+                    && sub.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                return format!(".{sub}");
+            }
+            _ => "bin",
+        },
     };
     format!(".{ext}")
 }
@@ -508,6 +630,15 @@ fn id_extension(id: &str) -> Option<&str> {
 /// Whether the id already ends with an extension (then it names the file as is).
 pub fn has_extension(id: &str) -> bool {
     id_extension(id).is_some()
+}
+
+/// A part of a file name, made safe and cut to `max` bytes.
+pub fn safe_part(raw: &str, max: usize) -> String {
+    let mut s = safe_name(raw);
+    while s.len() > max {
+        s.pop();
+    }
+    s
 }
 
 /// A name from the server made safe for any file system: no separators, no
@@ -545,6 +676,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn content_ranges() {
+        let r = ContentRange::parse("bytes 100-199/200").unwrap();
+        assert!(r.continues(100));
+        assert!(!r.continues(50));
+        assert!(!ContentRange::parse("bytes 100-149/200")
+            .unwrap()
+            .continues(100));
+        assert_eq!(ContentRange::parse("bytes */200").unwrap().total, 200);
+        assert!(ContentRange::parse("bytes x-1/2").is_none());
+    }
+
+    #[test]
     fn redirect_targets() {
         let base = "http://api:8/prefix";
         assert_eq!(absolute(base, "/p?x").unwrap(), "http://api:8/p?x");
@@ -564,7 +707,8 @@ mod tests {
         assert_eq!(extension("A.jpeg", Some("image/png")), ".jpeg");
         assert_eq!(extension("A", Some("image/jpeg; charset=x")), ".jpg");
         assert_eq!(extension("A", Some("video/webm")), ".webm");
-        assert_eq!(extension("A", Some("audio/x-something")), ".audio");
+        assert_eq!(extension("A", Some("audio/x-something")), ".bin");
+        assert_eq!(extension("A", Some("audio/opus")), ".opus");
         assert_eq!(extension("A", None), ".bin");
         assert_eq!(extension("v1.2.weird-ext", None), ".bin");
     }

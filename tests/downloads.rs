@@ -592,3 +592,208 @@ fn progress_is_drawn_on_a_terminal_only() {
     );
     assert!(text.contains("Downloaded: "), "{text}");
 }
+
+#[test]
+fn a_symlinked_part_file_is_replaced_not_written_through() {
+    let fake = Fake::start();
+    let dir = temp_dir("symlink");
+    let outside = temp_dir("outside");
+    let victim = outside.join("victim");
+    std::fs::write(&victim, b"precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(format!("{JPEG}.part"))).unwrap();
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    let saved = dir.join(JPEG);
+    assert!(std::fs::symlink_metadata(&saved).unwrap().is_file());
+    assert_eq!(std::fs::read(&saved).unwrap(), fake.media(JPEG));
+    assert_eq!(
+        fake.cdn_requests()[0].header("range"),
+        None,
+        "no resume from a link"
+    );
+}
+
+#[test]
+fn odd_range_answers_never_become_files() {
+    let fake = Fake::start();
+    let dir = temp_dir("ranges");
+    let d = dir.to_str().unwrap();
+    let path = format!("/signed/{JPEG}");
+    let full = fake.media(JPEG);
+    // A 416 to a plain request: nothing is saved.
+    fake.script(
+        &path,
+        vec![Reply::Full {
+            status: 416,
+            headers: vec![("Content-Range".into(), "bytes */1".into())],
+            body: b"not satisfiable".to_vec(),
+        }],
+    );
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", d, "--retries=0"],
+    )
+    .code(1)
+    .stderr_has("nothing was saved");
+    assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+
+    // A 206 that is only part of the rest is not appended: start over.
+    std::fs::write(dir.join(format!("{JPEG}.part")), &full[..100]).unwrap();
+    let short = format!("bytes 100-149/{}", full.len());
+    fake.script(
+        &path,
+        vec![Reply::Full {
+            status: 206,
+            headers: vec![
+                ("Content-Type".into(), "image/jpeg".into()),
+                ("Content-Range".into(), short),
+            ],
+            body: full[100..150].to_vec(),
+        }],
+    );
+    cli(&fake, &["blob", JPEG, "--download", "--dir", d]).ok();
+    assert_eq!(std::fs::read(dir.join(JPEG)).unwrap(), full);
+    assert_eq!(files(&dir), [JPEG.to_string()]);
+}
+
+#[test]
+fn a_compressed_body_is_refused() {
+    let fake = Fake::start();
+    let dir = temp_dir("gzip");
+    fake.script(
+        &format!("/signed/{JPEG}"),
+        vec![Reply::Full {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "image/jpeg".into()),
+                ("Content-Encoding".into(), "gzip".into()),
+            ],
+            body: b"\x1f\x8b compressed".to_vec(),
+        }],
+    );
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .code(1)
+    .one_error_line()
+    .stderr_has("encoded as 'gzip'");
+    assert!(files(&dir).is_empty());
+}
+
+#[test]
+fn steps_whose_names_clash_get_files_of_their_own() {
+    let fake = Fake::start();
+    let mut wf = fake.workflow(W1);
+    let step = wf["steps"][0].clone();
+    let mut a = step.clone();
+    a["name"] = json!("a/b");
+    let mut b = step.clone();
+    b["name"] = json!("a_b");
+    wf["steps"] = json!([a, b]);
+    wf["id"] = json!("clash");
+    fake.script(
+        "/v2/consumer/workflows/clash",
+        vec![Reply::json(200, &wf.to_string())],
+    );
+    let dir = temp_dir("clash");
+    cli(
+        &fake,
+        &[
+            "results",
+            "clash",
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        files(&dir),
+        [
+            "clash_a_b_0-2.jpeg",
+            "clash_a_b_0.jpeg",
+            "clash_a_b_1-2.png",
+            "clash_a_b_1.png"
+        ]
+    );
+}
+
+#[test]
+fn an_unreadable_workflow_does_not_stop_the_others() {
+    let fake = Fake::start();
+    let dir = temp_dir("partial-wf");
+    let run = cli(
+        &fake,
+        &[
+            "--json",
+            "results",
+            W1,
+            "missing-workflow",
+            W_VID,
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    run.code(4)
+        .stderr_has("1 of 3 workflow(s) could not be read");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc[0]["workflowId"], W1);
+    assert_eq!(doc[1]["error"]["kind"], "not_found");
+    assert_eq!(doc[2]["results"][0]["status"], "downloaded");
+    assert_eq!(files(&dir).len(), 4);
+    for line in run.stderr.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|_| panic!("stderr is JSON lines: {line}"));
+    }
+}
+
+#[test]
+fn a_failed_file_is_named_in_its_error() {
+    let fake = Fake::start();
+    let dir = temp_dir("named");
+    fake.script(
+        "/signed/K3M9Q2Z7XW8V4T6R1P0N5B2C7D.png",
+        vec![Reply::html(500, "<html>no</html>")],
+    );
+    cli(
+        &fake,
+        &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr_has(&format!("error: {W1}_0_1: 500 Internal Server Error"));
+}
+
+#[test]
+fn two_runs_never_write_one_part_file_at_once() {
+    let fake = Fake::start();
+    let dir = temp_dir("lock");
+    let part = dir.join(format!("{JPEG}.part"));
+    let head = &fake.media(JPEG)[..100];
+    std::fs::write(&part, head).unwrap();
+    // Another run holds the .part.
+    let held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&part)
+        .unwrap();
+    held.lock().unwrap();
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr_has("being written by another run");
+    assert_eq!(std::fs::read(&part).unwrap(), head);
+    drop(held);
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(std::fs::read(dir.join(JPEG)).unwrap(), fake.media(JPEG));
+}

@@ -1,6 +1,7 @@
 //! `results`: the files each step of a workflow produced, and with
 //! `--download` the files themselves.
 
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use super::{Ctx, Out, OutExt};
 use crate::api::{self, BlobRef, Workflow};
 use crate::cli::ResultsOpts;
 use crate::download::{self, Naming, Outcome, Source};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::render::{self, escape};
 use crate::transfer::{self, Task};
 
@@ -38,6 +39,8 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
     }
     let text = !ctx.globals.json && !ctx.globals.jsonl;
     let mut failures = 0usize;
+    let mut unreadable: Vec<Error> = Vec::new();
+    let mut stems = HashSet::new();
     let mut docs = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let what = format!("workflow '{}'", escape(id));
@@ -45,9 +48,30 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         if o.nsfw {
             path.push_str("?hideMatureContent=false");
         }
-        let answer = ctx.client.get(&path, &what)?;
-        let wf = Workflow::parse(&answer.body, &what)?;
-        let items = items_of(id, &wf);
+        // One workflow that cannot be read does not stop the others.
+        let wf = match ctx
+            .client
+            .get(&path, &what)
+            .and_then(|a| Workflow::parse(&a.body, &what))
+        {
+            Ok(wf) => wf,
+            Err(e) if e.kind == Kind::BrokenPipe => return Err(e),
+            Err(e) if ids.len() == 1 => return Err(e),
+            Err(e) => {
+                report_error(ctx, &e);
+                if !text {
+                    let doc = json!({"workflowId": id, "error": {"kind": e.kind_name(), "status": e.status, "message": e.message}});
+                    if ctx.globals.jsonl {
+                        writeln!(out, "{doc}").out()?;
+                    } else {
+                        docs.push(doc);
+                    }
+                }
+                unreadable.push(e);
+                continue;
+            }
+        };
+        let items = items_of(id, &wf, &mut stems);
         if text {
             if n > 0 {
                 writeln!(out).out()?;
@@ -81,6 +105,19 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             Value::Array(docs)
         };
         writeln!(out, "{doc}").out()?;
+    }
+    if let Some(first) = unreadable.first() {
+        let mut e = Error::new(
+            first.kind,
+            format!(
+                "{} of {} workflow(s) could not be read (first: {})",
+                unreadable.len(),
+                ids.len(),
+                first.message
+            ),
+        );
+        e.status = first.status;
+        return Err(e);
     }
     if failures > 0 {
         return Err(Error::other(format!(
@@ -141,7 +178,7 @@ fn download_all(
                 )
             }
             Err(e) => {
-                eprintln!("error: {}", e.message);
+                report_error(ctx, e);
                 return;
             }
         };
@@ -222,20 +259,46 @@ fn workflow_ids(args: &[String]) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-fn items_of(workflow_id: &str, wf: &Workflow) -> Vec<Item> {
+/// The files of a workflow, each with a file name no other file of this run
+/// has: two steps whose names differ only in unsafe characters (`a/b`,
+/// `a_b`) must not share one file.
+fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Vec<Item> {
     let mut items = Vec::new();
     for step in wf.steps() {
         let name = step.name.clone().unwrap_or_else(|| "step".into());
         let Some(output) = &step.output else { continue };
         for (index, blob) in api::find_blobs(output).into_iter().enumerate() {
+            // Each part is cut on its own, so the index always survives.
+            let base = format!(
+                "{}_{}_{index}",
+                download::safe_part(workflow_id, 90),
+                download::safe_part(&name, 90)
+            );
+            let mut stem = base.clone();
+            let mut n = 2;
+            while !taken.insert(stem.to_lowercase()) {
+                stem = format!("{base}-{n}");
+                n += 1;
+            }
             items.push(Item {
-                stem: download::safe_name(&format!("{workflow_id}_{name}_{index}")),
+                stem,
                 step: name.clone(),
                 blob,
             });
         }
     }
     items
+}
+
+/// A file or workflow that failed, on stderr, as text or as a JSON line.
+fn report_error(ctx: &Ctx, e: &Error) {
+    if ctx.globals.json || ctx.globals.jsonl {
+        let doc =
+            json!({"error": {"kind": e.kind_name(), "status": e.status, "message": e.message}});
+        eprintln!("{doc}");
+    } else {
+        eprintln!("error: {}", e.message);
+    }
 }
 
 fn file_name(path: &Path) -> String {
