@@ -34,6 +34,7 @@ bench-download:
 # The release binary against its budget (size, start-up, CPU per request,
 # memory over a long walk), beside a Node.js fetch baseline. Never in tests:
 # figures on a shared machine are not pass/fail material for CI.
-# OPT_LEVELS="s z 3" adds a table of the same binary at other opt-levels.
+# VARIANTS="s z 3 s+ureq/gzip" adds a table of the same binary at other
+# opt-levels or with more features; STATIC_PIE=1 measures static-pie builds.
 bench:
 	@CARGO="$(CARGO)" bash tests/support/bench.sh

@@ -192,24 +192,31 @@ The walk is $((WALK / 100)) pages of 100 (the API's largest page); of its wall t
 server spent about $(sec "$walk_srv") s of CPU per run building the pages.
 EOF
 
-# OPT_LEVELS="s z 3": the same binary built at other opt-levels, each in a
-# target folder of its own, to show what `[profile.release]` trades.
-if [ -n "${OPT_LEVELS:-}" ]; then
+# VARIANTS="s z 3 s+ureq/gzip": the same binary at other opt-levels, or with
+# one more dependency feature, each in a target folder of its own, to show
+# what `[profile.release]` and the feature lists trade.
+if [ -n "${VARIANTS:-}" ]; then
   cc=gcc
   command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
-  printf '\n| opt-level | size | --version wall | --take=20 CPU | %s-workflow walk CPU |\n|---|---|---|---|---|\n' "$WALK"
-  for level in $OPT_LEVELS; do
-    value=$level
-    case $level in s | z) value="\"$level\"" ;; esac
-    say "building at opt-level $level"
-    (cd "$ROOT" && CC_x86_64_unknown_linux_musl=$cc CARGO_TARGET_DIR=target/opt-$level \
+  # The same flags as release.sh, so that only the variant differs.
+  pie="-C relocation-model=static"
+  [ "${STATIC_PIE:-}" = 1 ] && pie=""
+  printf '\n| variant | size | --version wall | --take=20 CPU | %s-workflow walk CPU |\n|---|---|---|---|---|\n' "$WALK"
+  for v in $VARIANTS; do
+    level=${v%%+*} features=""
+    case $v in *+*) features=${v#*+} ;; esac
+    case $level in s | z) level="\"$level\"" ;; esac
+    dir=$ROOT/target/variant-${v//\//-}
+    say "building variant $v"
+    (cd "$ROOT" && CC_x86_64_unknown_linux_musl=$cc CARGO_TARGET_DIR=$dir \
+      CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$pie" \
       "$CARGO" build -q --release --target x86_64-unknown-linux-musl --bin civitai-orch \
-      --config "profile.release.opt-level=$value")
-    b=$ROOT/target/opt-$level/x86_64-unknown-linux-musl/release/civitai-orch
+      --config "profile.release.opt-level=$level" ${features:+--features "$features"})
+    b=$dir/x86_64-unknown-linux-musl/release/civitai-orch
     read -r lv _ < <(hf "$URL_PLAIN" 1000 50 "$b --version")
     read -r _ lone < <(hf "$URL_WALK" 300 20 "$b workflows --take=20")
     read -r _ lwalk < <(hf "$URL_WALK" 3 1 "$b --jsonl workflows --all --take=100")
-    printf '| %s | %s MB | %s ms | %s ms | %s s |\n' "$level" "$(mb "$(stat -c %s "$b")")" \
+    printf '| %s | %s MB | %s ms | %s ms | %s s |\n' "$v" "$(mb "$(stat -c %s "$b")")" \
       "$(ms "$lv")" "$(ms "$lone")" "$(sec "$lwalk")"
   done
 fi
