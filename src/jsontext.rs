@@ -4,29 +4,46 @@
 //! pretty. Working on the text instead of a parsed `Value` keeps the API's key
 //! order (serde_json's map would sort it) and costs no allocation per node.
 
+/// Tracks whether the text read so far is inside a JSON string.
+#[derive(Default)]
+struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Feeds one character; true when it belongs to a string, quotes included.
+    fn feed(&mut self, c: char) -> bool {
+        if self.inside {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+            } else if c == '"' {
+                self.inside = false;
+            }
+            true
+        } else {
+            self.inside = c == '"';
+            self.inside
+        }
+    }
+}
+
 /// The same document with all insignificant white space removed.
 pub fn minify(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     for c in json.chars() {
-        if in_string {
-            if is_terminal_control(c) {
+        if strings.feed(c) {
+            // Control characters cannot stand raw in valid JSON strings, but
+            // C1 controls and bidi overrides can.
+            if crate::render::needs_escape(c) {
                 // Legal raw in JSON, but a terminal would act on them.
                 out.push_str(&format!("\\u{:04x}", c as u32));
-                continue;
+            } else {
+                out.push(c);
             }
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
         } else if !c.is_ascii_whitespace() {
             out.push(c);
         }
@@ -39,26 +56,14 @@ pub fn pretty(json: &str) -> String {
     let compact = minify(json);
     let mut out = String::with_capacity(compact.len() * 2);
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut chars = compact.chars().peekable();
     while let Some(c) = chars.next() {
-        if in_string {
+        if strings.feed(c) {
             out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
             continue;
         }
         match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
             '{' | '[' => {
                 out.push(c);
                 let close = if c == '{' { '}' } else { ']' };
@@ -84,12 +89,6 @@ pub fn pretty(json: &str) -> String {
         }
     }
     out
-}
-
-/// C1 controls and bidirectional overrides (C0 controls cannot appear raw
-/// in valid JSON strings).
-fn is_terminal_control(c: char) -> bool {
-    matches!(c, '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn newline(out: &mut String, depth: usize) {

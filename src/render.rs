@@ -33,7 +33,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn needs_escape(c: char) -> bool {
+/// Characters a terminal would act on rather than show.
+pub fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
