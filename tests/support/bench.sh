@@ -66,12 +66,13 @@ URL_WALK=$URL
 WALK_PID=$FAKE_PID
 
 cd "$WORK"
-# run URL command...: the command in a clean environment.
+# run URL command...: the command in a clean environment (plus $EXTRA_ENV,
+# one NAME=value, when set).
 run() {
   local url=$1
   shift
   env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$WORK" \
-    CIVITAI_API_URL="$url" CIVITAI_API_TOKEN="$TOKEN" "$@"
+    CIVITAI_API_URL="$url" CIVITAI_API_TOKEN="$TOKEN" ${EXTRA_ENV:+"$EXTRA_ENV"} "$@"
 }
 
 # hf URL RUNS WARMUP COMMAND: prints "median_ms cpu_ms" (cpu = mean user+sys).
@@ -123,6 +124,12 @@ v_rss=$(rss "$URL_PLAIN" 10 "$BIN" --version)
 say "measuring workflows --take=20"
 read -r one_wall one_cpu < <(hf "$URL_WALK" 300 20 "$BIN workflows --take=20")
 one_rss=$(rss "$URL_WALK" 10 "$BIN" workflows --take=20)
+# SSL_CERT_FILE replaces the bundled roots, and is parsed on every call.
+CA=/etc/ssl/certs/ca-certificates.crt
+ca_cpu=-
+if [ -f "$CA" ]; then
+  read -r _ ca_cpu < <(EXTRA_ENV=SSL_CERT_FILE=$CA hf "$URL_WALK" 300 20 "$BIN workflows --take=20")
+fi
 say "measuring --all --jsonl over $WALK workflows"
 t0=$(cpu_ticks "$WALK_PID")
 read -r walk_wall walk_cpu < <(hf "$URL_WALK" 5 1 "$BIN --jsonl workflows --all --take=100")
@@ -161,7 +168,8 @@ row() {
       over=1
     fi
   fi
-  printf '| %s | %s %s | %s %s | %s | %s |\n' "$label" "$ours" "$unit" "$node" "$unit" "$ratio" "$verdict"
+  [ "$node" = - ] || node="$node $unit"
+  printf '| %s | %s %s | %s | %s | %s |\n' "$label" "$ours" "$unit" "$node" "$ratio" "$verdict"
 }
 mb() { awk -v b="$1" 'BEGIN { printf "%.3f", b / 1e6 }'; }
 mib() { [ "$1" = - ] && echo - || awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -182,6 +190,7 @@ row "--version: wall, median" "$(ms "$v_wall")" "$(ms "$nv_wall")" ms 2
 row "--version: peak RSS" "$(mib "$v_rss")" "$(mib "$nv_rss")" MiB 4
 row "workflows --take=20: CPU (user+sys)" "$(ms "$one_cpu")" "$(ms "$none_cpu")" ms 5
 row "workflows --take=20: wall, median" "$(ms "$one_wall")" "$(ms "$none_wall")" ms ""
+[ "$ca_cpu" = - ] || row "the same with SSL_CERT_FILE=$CA: CPU" "$(ms "$ca_cpu")" - ms ""
 row "workflows --take=20: peak RSS" "$(mib "$one_rss")" "$(mib "$none_rss")" MiB ""
 row "$WALK workflows, --all --jsonl: CPU" "$(sec "$walk_cpu")" "$(sec "$nwalk_cpu")" s ""
 row "$WALK workflows, --all --jsonl: wall, median" "$(sec "$walk_wall")" "$(sec "$nwalk_wall")" s ""
