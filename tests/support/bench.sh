@@ -41,24 +41,13 @@ say "cargo build --release --example fake-orchestrator"
 FAKE=$ROOT/target/release/examples/fake-orchestrator
 
 WORK=$(mktemp -d)
-PIDS=()
+. tests/support/fake.sh
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_fakes
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-start_fake() { # name [args...]: starts a fake, sets $URL and $FAKE_PID
-  local name=$1
-  shift
-  "$FAKE" --url-file "$WORK/$name.url" "$@" >"$WORK/$name.log" 2>&1 &
-  FAKE_PID=$!
-  PIDS+=("$FAKE_PID")
-  local _
-  for _ in $(seq 100); do [ -s "$WORK/$name.url" ] && break; sleep 0.05; done
-  URL=$(cat "$WORK/$name.url")
-}
 start_fake plain
 URL_PLAIN=$URL
 start_fake walk --synthetic "$WALK"

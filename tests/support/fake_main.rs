@@ -23,15 +23,16 @@ fn main() {
         }
     }
     let server = fake::Fake::start_with(opts);
-    if let Some(path) = url_file {
-        std::fs::write(&path, format!("{}\n", server.url)).expect("write --url-file");
-    }
+    // The URL file is written last: once it is there, so is this line.
     println!(
         "fake orchestrator: API {} CDN {} (token {})",
         server.url,
         server.cdn_url,
         fake::TOKEN
     );
+    if let Some(path) = url_file {
+        std::fs::write(&path, format!("{}\n", server.url)).expect("write --url-file");
+    }
     loop {
         std::thread::park();
     }
