@@ -1030,11 +1030,8 @@ fn control_characters_from_the_server_are_escaped() {
 #[test]
 fn a_closed_stdout_is_not_an_error() {
     let fake = Fake::start();
-    let mut child = std::process::Command::new(support::BIN)
-        .args(["--jsonl", "workflows", "--all", "--take=1"])
-        .env_clear()
-        .env("CIVITAI_API_URL", &fake.url)
-        .env("CIVITAI_API_TOKEN", TOKEN)
+    let mut child = Cli::new(Some(&fake), &["--jsonl", "workflows", "--all", "--take=1"])
+        .cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -506,15 +506,15 @@ fn an_interrupted_download_leaves_no_final_file() {
     let dir = temp_dir("interrupt");
     let size = 32 * 1024 * 1024;
     let id = format!("synthetic-{size}.bin");
-    let mut child = std::process::Command::new(support::BIN)
-        .args(["blob", &id, "--download", "--dir", dir.to_str().unwrap()])
-        .env_clear()
-        .env("CIVITAI_API_URL", &fake.url)
-        .env("CIVITAI_API_TOKEN", TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Cli::new(
+        Some(&fake),
+        &["blob", &id, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .cmd
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     // Kill it as soon as the .part has bytes, well before the end.
     let part = dir.join(format!("{id}.part"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
