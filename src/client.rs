@@ -312,7 +312,7 @@ impl<T> Attempt<T> {
             };
             Attempt::Retry(RetryCause {
                 label,
-                retry_after: retry_after.filter(|_| status == 429).or(retry_after),
+                retry_after,
                 error,
             })
         } else {
@@ -410,7 +410,7 @@ fn summarize_body(content_type: &str, body: &str) -> Option<String> {
         Err(_) => body.lines().next().unwrap_or("").to_string(),
     };
     let text = escape(text.trim());
-    (!text.is_empty()).then(|| truncate(&text, 300))
+    (!text.is_empty()).then(|| crate::render::cut(&text, 300))
 }
 
 fn problem_summary(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
@@ -450,13 +450,6 @@ fn problem_summary(map: &serde_json::Map<String, serde_json::Value>) -> Option<S
         }
     }
     (!parts.is_empty()).then(|| parts.join(" "))
-}
-
-pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 fn is_dropped(err: &ureq::Error) -> bool {

@@ -191,16 +191,7 @@ fn all_walks_every_page_with_limit_and_status() {
     let fake = Fake::start();
     let run = cli(&fake, &["--jsonl", "workflows", "--take=2", "--all"]);
     run.ok();
-    let ids: Vec<String> = run
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = run.jsonl_ids();
     assert_eq!(ids, [W1, W_IMG, W_FAIL, W_VID, W_COMFY, W_PROC]);
     let cursors: Vec<Option<String>> = fake
         .api_requests()
@@ -224,16 +215,7 @@ fn all_walks_every_page_with_limit_and_status() {
         ],
     );
     run.ok();
-    let ids: Vec<String> = run
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = run.jsonl_ids();
     assert_eq!(ids, [W1, W_IMG, W_VID]);
     assert_eq!(fake.api_requests()[0].param("excludeFailed"), Some("true"));
     run.stderr_has("next cursor: off:4");

@@ -66,6 +66,18 @@ impl Run {
         self
     }
 
+    /// The `id` of each line of `--jsonl` output.
+    pub fn jsonl_ids(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}{self:?}"));
+                v["id"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    }
+
     pub fn json(&self) -> serde_json::Value {
         assert!(
             self.stdout.ends_with('\n'),
