@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::Globals;
 use crate::error::{Error, Kind, Result};
 
 pub const DEFAULT_API_URL: &str = "https://orchestration-new.civitai.com";
@@ -19,6 +18,15 @@ pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Connecting gives up sooner than a whole request: a host that does not
 /// answer the handshake is not going to.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The settings given on the command line, as typed; `cli` fills them in.
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct Flags {
+    pub api_url: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub retries: Option<u32>,
+    pub env_file: Option<PathBuf>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,16 +48,16 @@ pub struct Proxies {
     pub no_proxy: Option<String>,
 }
 
-pub fn resolve(g: &Globals) -> Result<Config> {
+pub fn resolve(g: &Flags) -> Result<Config> {
     let mut token = env("CIVITAI_API_TOKEN");
     let mut url = env("CIVITAI_API_URL");
     let mut file_vars = match &g.env_file {
-        Some(path) => read_env_file(path)
-            .map_err(|e| Error::usage(format!("cannot read --env-file {}: {e}", path.display())))?,
+        Some(path) => read_env_file(path, "--env-file")?
+            .ok_or_else(|| Error::usage(format!("cannot read --env-file {}: no such file", path.display())))?,
         None => Vec::new(),
     };
     // ./.env fills in what the environment and --env-file left unset.
-    file_vars.extend(read_env_file(Path::new(".env")).unwrap_or_default());
+    file_vars.extend(read_env_file(Path::new(".env"), "./.env")?.unwrap_or_default());
     for (key, value) in file_vars {
         match key.as_str() {
             "CIVITAI_API_TOKEN" if token.is_none() => token = non_empty(value),
@@ -59,14 +67,10 @@ pub fn resolve(g: &Globals) -> Result<Config> {
     }
     let url = g.api_url.clone().or(url);
     let api_url = normalize_url(url.as_deref().unwrap_or(DEFAULT_API_URL))?;
-    if token
-        .as_deref()
-        .is_some_and(|t| t.chars().any(|c| c.is_control() || c == ' '))
-    {
+    if let Some(why) = token.as_deref().and_then(token_problem) {
         return Err(Error::new(
             Kind::Auth,
-            "CIVITAI_API_TOKEN holds a space or a control character (a stray newline?); \
-             set it to the token alone",
+            format!("CIVITAI_API_TOKEN {why}; set it to the token alone"),
         ));
     }
     let timeout = g.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
@@ -111,8 +115,39 @@ fn non_empty(s: String) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// Why a token cannot be sent as a header value, in words that never quote
+/// it: the kind of character and where it is.
+fn token_problem(token: &str) -> Option<String> {
+    let (i, c) = token
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_graphic())?;
+    let kind = match c {
+        ' ' => "a space",
+        '\n' | '\r' => "a line break (a stray newline?)",
+        c if c.is_control() => "a control character",
+        '\u{2018}' | '\u{2019}' | '\u{201c}' | '\u{201d}' | '\u{00ab}' | '\u{00bb}' => {
+            "a typographic quote (pasted from a document?)"
+        }
+        c if c.is_whitespace() => "a non-ASCII space",
+        _ => "a non-ASCII character",
+    };
+    Some(format!(
+        "holds {kind} at character {} of {}, which cannot be sent in a header",
+        i + 1,
+        token.chars().count()
+    ))
+}
+
 fn normalize_url(url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
+    if url.contains(['?', '#']) {
+        return Err(Error::usage(format!(
+            "invalid API URL '{}': it must not hold a query (?) or a fragment (#); \
+             give the base URL alone, e.g. {DEFAULT_API_URL}",
+            crate::text::escape(url)
+        )));
+    }
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -126,20 +161,41 @@ fn normalize_url(url: &str) -> Result<String> {
     }
 }
 
-fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    Ok(parse_env(&std::fs::read_to_string(path)?))
+/// The variables of an env file; `None` when there is no such file. A file
+/// that exists but cannot be read, or whose settings are not UTF-8, is
+/// refused by name (exit 2), never ignored.
+fn read_env_file(path: &Path, name: &str) -> Result<Option<Vec<(String, String)>>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::usage(format!(
+                "cannot read {name} {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    parse_env(&bytes).map(Some).map_err(|line| {
+        Error::usage(format!(
+            "{name} {} is not valid UTF-8 on line {line}; save it as UTF-8",
+            path.display()
+        ))
+    })
 }
 
 /// `KEY=VALUE` lines; `#` comments, an optional `export ` prefix, and
-/// single or double quotes around the value.
-pub fn parse_env(text: &str) -> Vec<(String, String)> {
+/// single or double quotes around the value. Bytes that are not UTF-8 are
+/// ignored in comments and blank lines; anywhere else the number of the
+/// line is the error.
+pub fn parse_env(bytes: &[u8]) -> std::result::Result<Vec<(String, String)>, usize> {
     let mut vars = Vec::new();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    for (n, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let trimmed = raw.trim_ascii();
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
             continue;
         }
+        let line = std::str::from_utf8(trimmed).map_err(|_| n + 1)?.trim();
         let line = match line.strip_prefix("export") {
             Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
             _ => line,
@@ -149,7 +205,7 @@ pub fn parse_env(text: &str) -> Vec<(String, String)> {
         };
         vars.push((key.trim().to_string(), unquote(value.trim())));
     }
-    vars
+    Ok(vars)
 }
 
 fn unquote(value: &str) -> String {
@@ -173,9 +229,10 @@ mod tests {
     #[test]
     fn env_lines() {
         let vars = parse_env(
-            "\u{feff}# comment\n\nexport\tCIVITAI_API_TOKEN=\"abc def\" # note\nCIVITAI_API_URL='http://x/'\n\
+            b"\xef\xbb\xbf# comment\n\nexport\tCIVITAI_API_TOKEN=\"abc def\" # note\nCIVITAI_API_URL='http://x/'\n\
              PLAIN = value # trailing\nnot a pair\nEMPTY=\n",
-        );
+        )
+        .unwrap();
         assert_eq!(
             vars,
             [
@@ -188,7 +245,27 @@ mod tests {
     }
 
     #[test]
+    fn bad_bytes_are_ignored_in_comments_only() {
+        let vars = parse_env(b"# caf\xe9\nA=1\r\n   # \xff\xfe\n").unwrap();
+        assert_eq!(vars, [("A".to_string(), "1".to_string())]);
+        assert_eq!(parse_env(b"A=1\nB=caf\xe9\n"), Err(2));
+    }
+
+    #[test]
+    fn tokens_that_cannot_be_headers_are_described_not_shown() {
+        assert_eq!(token_problem("abc-DEF_123.xyz"), None);
+        let why = token_problem("\u{201c}secret\u{201d}").unwrap();
+        assert!(why.contains("typographic quote"), "{why}");
+        assert!(why.contains("character 1 of 8"), "{why}");
+        assert!(!why.contains("secret"), "{why}");
+        assert!(token_problem("a\u{a0}b").unwrap().contains("non-ASCII space"));
+        assert!(token_problem("ab\n").unwrap().contains("line break"));
+    }
+
+    #[test]
     fn urls() {
+        assert_eq!(normalize_url("http://h/x?y=1").unwrap_err().exit_code(), 2);
+        assert_eq!(normalize_url("http://h/#f").unwrap_err().exit_code(), 2);
         assert_eq!(
             normalize_url("http://127.0.0.1:8/").unwrap(),
             "http://127.0.0.1:8"

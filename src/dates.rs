@@ -5,6 +5,8 @@
 //! nothing about flags, so callers add the flag name and [`ACCEPTED_FORMS`]
 //! to its short error reasons.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
 /// Which end of a range a value is for; decides what a bare day means.
@@ -238,6 +240,193 @@ impl Cursor<'_> {
         let value = self.digits(len)?;
         let scale = 10u64.checked_pow(u32::try_from(9 - len).ok()?)?;
         u32::try_from(value.checked_mul(scale)?).ok()
+    }
+}
+
+/// An HTTP date (RFC 9110 §5.6.7) as an instant: IMF-fixdate
+/// "Wed, 21 Oct 2015 07:28:00 GMT", or the obsolete RFC 850
+/// "Wednesday, 21-Oct-15 07:28:00 GMT" and asctime "Wed Oct 21 07:28:00 2015"
+/// forms; `now` places RFC 850's two-digit years.
+///
+/// The three forms differ in token count, which picks the reader.
+pub fn parse_http_date(value: &str, now: SystemTime) -> Option<SystemTime> {
+    let tokens: Vec<&str> = value.split_ascii_whitespace().collect();
+    let instant = match tokens.as_slice() {
+        [weekday, day, month, year, clock, zone] => {
+            imf_fixdate(weekday, day, month, year, clock, zone)
+        }
+        [weekday, day_month_year, clock, zone] => {
+            rfc850_date(weekday, day_month_year, clock, zone, now)
+        }
+        [weekday, month, day, clock, year] => asctime_date(weekday, month, day, clock, year),
+        _ => None,
+    }?;
+    to_system_time(instant)
+}
+
+/// "Wed, 21 Oct 2015 07:28:00 GMT"
+fn imf_fixdate(
+    weekday: &str,
+    day: &str,
+    month: &str,
+    year: &str,
+    clock: &str,
+    zone: &str,
+) -> Option<OffsetDateTime> {
+    let weekday = weekday.strip_suffix(',')?;
+    if !is_short_weekday(weekday) || !is_gmt(zone) {
+        return None;
+    }
+    let year = i32::try_from(fixed_digits(year, 4)?).ok()?;
+    utc_instant(year, month, fixed_digits(day, 2)?, clock)
+}
+
+/// "Wednesday, 21-Oct-15 07:28:00 GMT"
+fn rfc850_date(
+    weekday: &str,
+    day_month_year: &str,
+    clock: &str,
+    zone: &str,
+    now: SystemTime,
+) -> Option<OffsetDateTime> {
+    let weekday = weekday.strip_suffix(',')?;
+    if !is_long_weekday(weekday) || !is_gmt(zone) {
+        return None;
+    }
+    let mut parts = day_month_year.split('-');
+    let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let two_digit_year = i32::try_from(fixed_digits(year, 2)?).ok()?;
+    let year = expand_two_digit_year(two_digit_year, year_of(now)?);
+    utc_instant(year, month, fixed_digits(day, 2)?, clock)
+}
+
+/// "Wed Oct 21 07:28:00 2015"; single-digit days come space-padded, which
+/// the whitespace split has already absorbed.
+fn asctime_date(
+    weekday: &str,
+    month: &str,
+    day: &str,
+    clock: &str,
+    year: &str,
+) -> Option<OffsetDateTime> {
+    if !is_short_weekday(weekday) {
+        return None;
+    }
+    let day = fixed_digits(day, 1).or_else(|| fixed_digits(day, 2))?;
+    let year = i32::try_from(fixed_digits(year, 4)?).ok()?;
+    utc_instant(year, month, day, clock)
+}
+
+/// RFC 9110 §5.6.7: a two-digit year that would land more than 50 years
+/// ahead belongs to the previous century; symmetrically, one that would lie
+/// 50 or more years back belongs to the next, so the result is the nearest.
+pub fn expand_two_digit_year(two_digit_year: i32, current_year: i32) -> i32 {
+    let century = current_year.saturating_sub(current_year.rem_euclid(100));
+    let year = century.saturating_add(two_digit_year);
+    if year > current_year.saturating_add(50) {
+        year.saturating_sub(100)
+    } else if year <= current_year.saturating_sub(50) {
+        year.saturating_add(100)
+    } else {
+        year
+    }
+}
+
+fn utc_instant(year: i32, month: &str, day: u32, clock: &str) -> Option<OffsetDateTime> {
+    let date = Date::from_calendar_date(year, month_from_name(month)?, u8::try_from(day).ok()?);
+    Some(date.ok()?.with_time(parse_http_clock(clock)?).assume_utc())
+}
+
+/// "HH:MM:SS"; a leap second (:60, which HTTP-date allows) is read as :59
+/// because `time` cannot represent it and one second does not matter here.
+fn parse_http_clock(clock: &str) -> Option<Time> {
+    let mut parts = clock.split(':');
+    let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let hour = u8::try_from(fixed_digits(hour, 2)?).ok()?;
+    let minute = u8::try_from(fixed_digits(minute, 2)?).ok()?;
+    let second = u8::try_from(fixed_digits(second, 2)?).ok()?;
+    Time::from_hms(hour, minute, second.min(59)).ok()
+}
+
+/// Exactly `width` ASCII digits.
+fn fixed_digits(text: &str, width: usize) -> Option<u32> {
+    if text.len() != width || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn month_from_name(name: &str) -> Option<Month> {
+    const NAMES: [(&str, Month); 12] = [
+        ("Jan", Month::January),
+        ("Feb", Month::February),
+        ("Mar", Month::March),
+        ("Apr", Month::April),
+        ("May", Month::May),
+        ("Jun", Month::June),
+        ("Jul", Month::July),
+        ("Aug", Month::August),
+        ("Sep", Month::September),
+        ("Oct", Month::October),
+        ("Nov", Month::November),
+        ("Dec", Month::December),
+    ];
+    NAMES
+        .iter()
+        .find(|(short, _)| short.eq_ignore_ascii_case(name))
+        .map(|&(_, month)| month)
+}
+
+/// The weekday is checked only as a name, not against the date: a
+/// mismatched one is a server slip, and the date is what matters.
+fn is_short_weekday(name: &str) -> bool {
+    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .any(|day| day.eq_ignore_ascii_case(name))
+}
+
+fn is_long_weekday(name: &str) -> bool {
+    [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
+    .iter()
+    .any(|day| day.eq_ignore_ascii_case(name))
+}
+
+fn is_gmt(zone: &str) -> bool {
+    zone.eq_ignore_ascii_case("GMT")
+}
+
+/// The current year, needed only to expand RFC 850's two-digit years;
+/// None for clocks `time` cannot place, which makes that form unreadable
+/// rather than guessed.
+fn year_of(now: SystemTime) -> Option<i32> {
+    let secs = match now.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok()?,
+        Err(before) => 0i64.checked_sub(i64::try_from(before.duration().as_secs()).ok()?)?,
+    };
+    Some(OffsetDateTime::from_unix_timestamp(secs).ok()?.year())
+}
+
+/// Goes through the Unix timestamp with checked steps; `SystemTime::from`
+/// would panic on platforms whose clock range is narrower than `time`'s.
+pub fn to_system_time(instant: OffsetDateTime) -> Option<SystemTime> {
+    let secs = instant.unix_timestamp();
+    match u64::try_from(secs) {
+        Ok(after) => UNIX_EPOCH.checked_add(Duration::from_secs(after)),
+        Err(_) => UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs())),
     }
 }
 

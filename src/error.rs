@@ -115,6 +115,33 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The error as the reader sees it, with every secret hidden: the text
+    /// line (`error: ...`, and the usage line for usage errors) or one JSON
+    /// line `{"error":{...}}`. The one way any error, fatal or per item,
+    /// is turned into output.
+    pub fn render(&self, json: bool) -> String {
+        if json {
+            return serde_json::json!({ "error": self.to_json() }).to_string();
+        }
+        let message = crate::text::mask(&self.message);
+        match self.usage {
+            Some(usage) => format!("error: {message}\nusage: {usage}"),
+            None => format!("error: {message}"),
+        }
+    }
+
+    /// The JSON error object (`{"kind","status","message"}`), secrets hidden,
+    /// for a line of its own or for an entry of a larger document.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": self.kind_name(),
+            "status": self.status,
+            "message": crate::text::mask(&self.message),
+        })
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -130,6 +157,20 @@ impl From<lexopt::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendering_hides_bearer_values_in_both_forms() {
+        let e = Error::new(Kind::Auth, "401: header was 'Bearer s3cr3t-t0ken'").with_status(401);
+        let text = e.render(false);
+        let json = e.render(true);
+        for out in [&text, &json] {
+            assert!(!out.contains("s3cr3t"), "{out}");
+        }
+        assert_eq!(text, "error: 401: header was 'Bearer [hidden]'");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["error"]["kind"], "auth");
+        assert_eq!(v["error"]["status"], 401);
+    }
 
     #[test]
     fn every_kind_has_its_documented_code() {

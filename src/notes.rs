@@ -1,5 +1,5 @@
-//! Everything that goes to stderr besides the final error: retry notes,
-//! warnings and download progress. `-q` silences all of it.
+//! Everything that goes to stderr besides errors: retry notes, warnings and
+//! download progress. `-q` silences all of it; secrets are hidden in all of it.
 
 use std::io::{IsTerminal, Write};
 
@@ -22,7 +22,7 @@ impl Notes {
         if !self.quiet {
             let mut err = std::io::stderr().lock();
             // Nothing sensible is left to do when stderr itself is gone.
-            let _ = writeln!(err, "{msg}");
+            let _ = writeln!(err, "{}", crate::text::mask(msg));
         }
     }
 

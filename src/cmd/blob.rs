@@ -6,17 +6,19 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{Ctx, Out, OutExt};
+use super::Ctx;
+use crate::output::{Out, OutExt};
 use crate::cli::BlobOpts;
-use crate::download::{self, Naming, Source};
+use crate::download::{self, naming, pool, Naming, Source};
+use crate::output::render;
 use crate::error::{Error, Result};
-use crate::render::escape;
-use crate::transfer::{self, Task};
+use crate::text::escape;
+use pool::Task;
 
 pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
     if !o.download && o.output.is_none() {
         let (url, _) = download::resolve_blob(&ctx.client, &o.blob_id, o.nsfw, &[])?;
-        if ctx.globals.json {
+        if ctx.mode().is_json() {
             let doc = json!({"blobId": o.blob_id, "url": url, "file": null, "bytes": null});
             return writeln!(out, "{doc}").out();
         }
@@ -52,40 +54,29 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
     let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
-    let outcome = transfer::run(&ctx.client, ctx.notes, &dir, &[task], 1, |_, _| {})
+    let outcome = pool::run(&ctx.client, ctx.notes, &dir, &[task], 1, |_, _| {})
         .pop()
         .unwrap_or_else(|| Err(Error::other("the download did not run")))?;
-    let path = outcome.path().display().to_string();
-    let skipped = matches!(outcome, download::Outcome::Skipped { .. });
-    if ctx.globals.json {
-        let status = if skipped { "skipped" } else { "downloaded" };
-        let doc = json!({"blobId": o.blob_id, "url": url, "file": path, "bytes": outcome.bytes(), "status": status});
+    if ctx.mode().is_json() {
+        let doc = json!({
+            "blobId": o.blob_id,
+            "url": url,
+            "file": outcome.path().display().to_string(),
+            "bytes": outcome.bytes(),
+            "status": render::outcome_status(&outcome),
+        });
         return writeln!(out, "{doc}").out();
     }
-    if skipped {
-        return writeln!(
-            out,
-            "skipped: {} already complete ({} bytes)",
-            escape(&path),
-            outcome.bytes()
-        )
-        .out();
-    }
-    writeln!(
-        out,
-        "Downloaded: {} ({} bytes)",
-        escape(&path),
-        outcome.bytes()
-    )
-    .out()
+    let shown = escape(&outcome.path().display().to_string());
+    writeln!(out, "{}", render::outcome_line(&outcome, &shown)).out()
 }
 
 /// `{blobId}` without its extension when it has one (the extension is added
 /// back from the id), made safe as a file name.
 fn blob_stem(id: &str) -> String {
     let stem = match id.rsplit_once('.') {
-        Some((stem, _)) if download::has_extension(id) => stem,
+        Some((stem, _)) if naming::has_extension(id) => stem,
         _ => id,
     };
-    download::safe_name(stem)
+    naming::safe_name(stem)
 }

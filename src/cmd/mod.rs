@@ -1,14 +1,15 @@
 //! One module per command. Each `run` takes the resolved [`Ctx`] and the
-//! command's options, talks to the API through `client`, and writes its
-//! result to stdout; errors go back to `main`.
+//! command's options, talks to the API through `http`, and writes its
+//! result through `output`; errors go back to `main`.
 
-use std::io::{self, BufWriter, StdoutLock, Write};
+use std::io::Write;
 
-use crate::cli::{Command, Globals};
-use crate::client::Client;
+use crate::cli::{completions, Command, Globals, Mode};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::http::Client;
 use crate::notes::Notes;
+use crate::output::{self, Out, OutExt};
 
 mod blob;
 mod job;
@@ -26,25 +27,21 @@ pub struct Ctx {
     pub notes: Notes,
 }
 
-/// Buffered stdout; flushed by the commands that stream.
-pub type Out<'a> = BufWriter<StdoutLock<'a>>;
+impl Ctx {
+    pub fn mode(&self) -> Mode {
+        self.globals.mode
+    }
 
-/// Maps a failed write to stdout (a closed pipe ends quietly).
-pub trait OutExt<T> {
-    fn out(self) -> Result<T>;
-}
-
-impl<T> OutExt<T> for io::Result<T> {
-    fn out(self) -> Result<T> {
-        self.map_err(Error::from_stdout)
+    /// Prints an API document in the run's mode.
+    pub fn print_document(&self, out: &mut Out, body: &str) -> Result<()> {
+        output::print_document(self.mode(), out, body)
     }
 }
 
 pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = output::stdout();
     if let Command::Completions(shell) = &command {
-        crate::completions::write(&mut out, shell).out()?;
+        completions::write(&mut out, shell).out()?;
         return out.flush().out();
     }
     let client = Client::new(config, notes)?;
@@ -67,26 +64,4 @@ pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) ->
     // Whatever was printed before a failure still reaches the reader.
     let flushed = out.flush().out();
     result.and(flushed)
-}
-
-/// Prints an API document: compact with `--json`, else indented.
-pub fn print_document(ctx: &Ctx, out: &mut Out, body: &str) -> Result<()> {
-    let text = if ctx.globals.json || ctx.globals.jsonl {
-        crate::jsontext::minify(body)
-    } else {
-        crate::jsontext::pretty(body)
-    };
-    writeln!(out, "{text}").out()
-}
-
-/// Checks that a body is a JSON object before it is re-printed as such.
-/// Parsing into a `Value` also bounds the nesting (serde_json stops at 128
-/// levels), which keeps the re-spacing linear.
-pub fn check_json(body: &str, what: &str) -> Result<()> {
-    match crate::client::parse_json::<serde_json::Value>(body, what)? {
-        serde_json::Value::Object(_) => Ok(()),
-        _ => Err(Error::other(format!(
-            "the API sent something that is not a JSON object for {what}"
-        ))),
-    }
 }

@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{Ctx, Out, OutExt};
+use super::Ctx;
+use crate::cli::Mode;
+use crate::output::{Out, OutExt};
 use crate::api::{self, BlobRef, Workflow};
 use crate::cli::ResultsOpts;
-use crate::download::{self, Naming, Outcome, Source};
+use crate::download::{naming, pool, Naming, Outcome, Source};
 use crate::error::{Error, Kind, Result};
-use crate::render::{self, escape};
-use crate::transfer::{self, Task};
+use crate::output::{self, render};
+use crate::text::{escape, mask};
+use pool::Task;
 
 /// One file of a workflow, with where it would be saved.
 struct Item {
@@ -31,13 +34,16 @@ enum Report {
 }
 
 pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
-    let ids = workflow_ids(&o.workflow_ids)?;
+    let (ids, bad_lines) = workflow_ids(&o.workflow_ids)?;
+    for e in &bad_lines {
+        output::report(e, ctx.mode());
+    }
     let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     if o.download {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
     }
-    let text = !ctx.globals.json && !ctx.globals.jsonl;
+    let text = !ctx.mode().is_json();
     let mut failures = 0usize;
     let mut unreadable: Vec<Error> = Vec::new();
     let mut stems = HashSet::new();
@@ -58,10 +64,10 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             Err(e) if e.kind == Kind::BrokenPipe => return Err(e),
             Err(e) if ids.len() == 1 => return Err(e),
             Err(e) => {
-                report_error(ctx, &e);
+                output::report(&e, ctx.mode());
                 if !text {
-                    let doc = json!({"workflowId": id, "error": {"kind": e.kind_name(), "status": e.status, "message": e.message}});
-                    if ctx.globals.jsonl {
+                    let doc = json!({"workflowId": id, "error": e.to_json()});
+                    if ctx.mode() == Mode::Jsonl {
                         writeln!(out, "{doc}").out()?;
                     } else {
                         docs.push(doc);
@@ -90,7 +96,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             .count();
         if !text {
             let doc = json_doc(id, &wf, &items, &reports);
-            if ctx.globals.jsonl {
+            if ctx.mode() == Mode::Jsonl {
                 writeln!(out, "{doc}").out()?;
                 out.flush().out()?;
             } else {
@@ -98,7 +104,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             }
         }
     }
-    if ctx.globals.json {
+    if ctx.mode() == Mode::Json {
         let doc = if docs.len() == 1 {
             docs.remove(0)
         } else {
@@ -118,6 +124,16 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         );
         e.status = first.status;
         return Err(e);
+    }
+    if let Some(first) = bad_lines.first() {
+        return Err(Error::new(
+            first.kind,
+            format!(
+                "{} line(s) of stdin were not workflow ids (first: {}); the other ids were done",
+                bad_lines.len(),
+                first.message
+            ),
+        ));
     }
     if failures > 0 {
         return Err(Error::other(format!(
@@ -166,19 +182,11 @@ fn download_all(
         reports[i] = Some(Report::Unavailable(why));
     }
     let mut write_failed = None;
-    let outcomes = transfer::run(&ctx.client, ctx.notes, dir, &tasks, o.jobs, |_, outcome| {
+    let outcomes = pool::run(&ctx.client, ctx.notes, dir, &tasks, o.jobs, |_, outcome| {
         let line = match outcome {
-            Ok(Outcome::Downloaded { path, bytes }) => {
-                format!("Downloaded: {} ({bytes} bytes)", file_name(path))
-            }
-            Ok(Outcome::Skipped { path, bytes }) => {
-                format!(
-                    "skipped: {} already complete ({bytes} bytes)",
-                    file_name(path)
-                )
-            }
+            Ok(o) => render::outcome_line(o, &file_name(o.path())),
             Err(e) => {
-                report_error(ctx, e);
+                output::report(e, ctx.mode());
                 return;
             }
         };
@@ -226,37 +234,62 @@ fn task_for(o: &ResultsOpts, item: &Item) -> Task {
 }
 
 /// The ids to look at; `-` reads them from stdin, one per line: a bare id,
-/// or a JSON workflow (as `--jsonl` prints) whose `id` is taken.
-fn workflow_ids(args: &[String]) -> Result<Vec<String>> {
+/// or a JSON workflow (as `--jsonl` prints) whose `id` is taken. A byte
+/// order mark and CRLF endings are ignored; a line that holds no id is an
+/// error of its own (with its number), and the other lines still count.
+fn workflow_ids(args: &[String]) -> Result<(Vec<String>, Vec<Error>)> {
     let mut ids = Vec::new();
+    let mut bad = Vec::new();
     for arg in args {
         if arg != "-" {
             ids.push(arg.clone());
             continue;
         }
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Error::other(format!("cannot read stdin: {e}")))?;
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = Vec::new();
+        for n in 1.. {
+            buf.clear();
+            let read = stdin
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::other(format!("cannot read stdin: {e}")))?;
+            if read == 0 {
+                break;
             }
-            if line.starts_with('{') {
-                let v: Value = serde_json::from_str(line).map_err(|e| {
-                    Error::usage(format!("stdin holds a line that is not JSON: {e}"))
-                })?;
-                match v.get("id").and_then(Value::as_str) {
-                    Some(id) => ids.push(id.to_string()),
-                    None => return Err(Error::usage("stdin holds a JSON line without an \"id\"")),
-                }
-            } else {
-                ids.push(line.to_string());
+            match id_of_line(&buf, n == 1) {
+                Ok(Some(id)) => ids.push(id),
+                Ok(None) => {}
+                Err(why) => bad.push(Error::usage(format!("stdin line {n}: {why}"))),
             }
         }
     }
-    if ids.is_empty() {
+    if ids.is_empty() && bad.is_empty() {
         return Err(Error::usage("no workflow id given (stdin was empty)"));
     }
-    Ok(ids)
+    Ok((ids, bad))
+}
+
+/// The id a line of stdin holds; `None` for a blank line.
+fn id_of_line(raw: &[u8], first: bool) -> std::result::Result<Option<String>, String> {
+    let raw = if first {
+        raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
+    } else {
+        raw
+    };
+    let line = std::str::from_utf8(raw)
+        .map_err(|_| "not valid UTF-8".to_string())?
+        .trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    if !line.starts_with('{') {
+        return Ok(Some(line.to_string()));
+    }
+    let v: Value =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object ({e})"))?;
+    match v.get("id").and_then(Value::as_str) {
+        Some(id) if !id.trim().is_empty() => Ok(Some(id.to_string())),
+        _ => Err("a JSON line without an \"id\"".to_string()),
+    }
 }
 
 /// The files of a workflow, each with a file name no other file of this run
@@ -271,8 +304,8 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Ve
             // Each part is cut on its own, so the index always survives.
             let base = format!(
                 "{}_{}_{index}",
-                download::safe_part(workflow_id, 90),
-                download::safe_part(&name, 90)
+                naming::safe_part(workflow_id, 90),
+                naming::safe_part(&name, 90)
             );
             let mut stem = base.clone();
             let mut n = 2;
@@ -288,17 +321,6 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Ve
         }
     }
     items
-}
-
-/// A file or workflow that failed, on stderr, as text or as a JSON line.
-fn report_error(ctx: &Ctx, e: &Error) {
-    if ctx.globals.json || ctx.globals.jsonl {
-        let doc =
-            json!({"error": {"kind": e.kind_name(), "status": e.status, "message": e.message}});
-        eprintln!("{doc}");
-    } else {
-        eprintln!("error: {}", e.message);
-    }
 }
 
 fn file_name(path: &Path) -> String {
@@ -362,18 +384,20 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
                     Report::Done(Outcome::Skipped { path, bytes }) => {
                         ("skipped", Some(path), Some(*bytes), None)
                     }
+                    Report::Done(Outcome::Busy { path }) => (
+                        "skipped",
+                        Some(path),
+                        None,
+                        Some("another run is downloading it".to_string()),
+                    ),
                     Report::Unavailable(why) => ("unavailable", None, None, Some(why.clone())),
-                    Report::Failed(e) => ("failed", None, None, Some(e.message.clone())),
+                    Report::Failed(e) => ("failed", None, None, Some(mask(&e.message))),
                 };
                 v["file"] = json!(file.map(|p| p.display().to_string()));
                 v["bytes"] = json!(bytes);
                 v["status"] = json!(status);
                 if let Some(e) = error {
-                    let key = if status == "unavailable" {
-                        "reason"
-                    } else {
-                        "error"
-                    };
+                    let key = if status == "failed" { "error" } else { "reason" };
                     v[key] = json!(e);
                 }
             }

@@ -1,9 +1,10 @@
 //! `step`: one step of a workflow, as the API sends it.
 
-use super::{check_json, print_document, Ctx, Out};
+use super::Ctx;
+use crate::output::Out;
 use crate::api;
 use crate::error::Result;
-use crate::render::escape;
+use crate::text::escape;
 
 pub fn run(ctx: &Ctx, workflow_id: &str, step: &str, out: &mut Out) -> Result<()> {
     let what = format!(
@@ -12,6 +13,6 @@ pub fn run(ctx: &Ctx, workflow_id: &str, step: &str, out: &mut Out) -> Result<()
         escape(workflow_id)
     );
     let answer = ctx.client.get(&api::step_path(workflow_id, step), &what)?;
-    check_json(&answer.body, &what)?;
-    print_document(ctx, out, &answer.body)
+    crate::api::check_object(&answer.body, &what)?;
+    ctx.print_document(out, &answer.body)
 }

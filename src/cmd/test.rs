@@ -5,7 +5,9 @@ use std::io::Write;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Ctx, Out, OutExt};
+use super::Ctx;
+use crate::cli::Mode;
+use crate::output::{Out, OutExt};
 use crate::api;
 use crate::error::Result;
 
@@ -20,10 +22,10 @@ pub fn run(ctx: &Ctx, out: &mut Out) -> Result<()> {
     let answer = ctx
         .client
         .get(&format!("{}?take=1", api::WORKFLOWS), "workflows")?;
-    let page: Page = crate::client::parse_json(&answer.body, "a page of workflows")?;
+    let page: Page = crate::api::parse_json(&answer.body, "a page of workflows")?;
     let count = page.items.map_or(0, |i| i.len());
     let url = ctx.client.api_url();
-    if ctx.globals.json {
+    if ctx.mode() == Mode::Json {
         let doc = serde_json::json!({"ok": true, "apiUrl": url, "workflows": count});
         return writeln!(out, "{doc}").out();
     }

@@ -5,13 +5,16 @@ use std::io::Write;
 
 use serde_json::value::RawValue;
 
-use super::{Ctx, Out, OutExt};
+use super::Ctx;
+use crate::cli::Mode;
+use crate::output::{Out, OutExt};
 use crate::api::{self, Query, Workflow};
 use crate::cli::UserOpts;
-use crate::client::parse_json;
+use crate::api::parse_json;
 use crate::error::Result;
-use crate::jsontext::minify;
-use crate::render::{self, escape};
+use crate::output::json::minify;
+use crate::output::render;
+use crate::text::escape;
 
 pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
     let f = &o.filters;
@@ -36,10 +39,10 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
             e
         })?;
     let items: Vec<&RawValue> = parse_json(&answer.body, "a list of workflows")?;
-    if ctx.globals.json {
+    if ctx.mode() == Mode::Json {
         return writeln!(out, "{}", minify(&answer.body)).out();
     }
-    if ctx.globals.jsonl {
+    if ctx.mode() == Mode::Jsonl {
         for item in &items {
             writeln!(out, "{}", minify(item.get())).out()?;
         }

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::{check_json, print_document, Ctx, Out};
+use super::Ctx;
+use crate::output::Out;
 use crate::api::{self, Workflow};
 use crate::error::{Error, Kind, Result};
-use crate::render::escape;
+use crate::text::escape;
 
 /// Polls start this far apart and back off to `MAX_POLL`.
 const FIRST_POLL: Duration = Duration::from_secs(1);
@@ -17,11 +18,11 @@ pub fn run(ctx: &Ctx, id: &str, wait: Option<u64>, out: &mut Out) -> Result<()> 
     let path = api::workflow_path(id);
     let Some(secs) = wait else {
         let answer = ctx.client.get(&path, &what)?;
-        check_json(&answer.body, &what)?;
-        return print_document(ctx, out, &answer.body);
+        crate::api::check_object(&answer.body, &what)?;
+        return ctx.print_document(out, &answer.body);
     };
     let (body, wf, ended) = poll(ctx, &path, &what, Duration::from_secs(secs))?;
-    print_document(ctx, out, &body)?;
+    ctx.print_document(out, &body)?;
     let status = wf.status.as_deref().unwrap_or("unknown");
     match ended {
         false => Err(Error::new(

@@ -10,15 +10,17 @@ use std::io::Write;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::{Ctx, Out, OutExt};
+use super::Ctx;
+use crate::output::{Out, OutExt};
 use crate::api::{self, Page, Query, Workflow};
-use crate::cli::WorkflowsOpts;
-use crate::client::parse_json;
+use crate::cli::{Mode, WorkflowsOpts};
+use crate::api::parse_json;
 use crate::dates::{self, Bound};
 use crate::error::{Error, Result};
-use crate::help;
-use crate::jsontext::minify;
-use crate::render::{self, escape};
+use crate::cli::help;
+use crate::output::json::minify;
+use crate::output::render;
+use crate::text::escape;
 
 /// Page size when `--take` is not given.
 const DEFAULT_TAKE: u32 = 20;
@@ -26,8 +28,9 @@ const DEFAULT_TAKE: u32 = 20;
 pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
     let query = build_query(o, OffsetDateTime::now_utc())
         .map_err(|e| e.with_usage(help::usage_of("workflows")))?;
-    let mut printer = Printer::new(ctx, o);
-    if !ctx.globals.json && !ctx.globals.jsonl {
+    let take = o.filters.take.unwrap_or(DEFAULT_TAKE);
+    let mut printer = Printer::new(ctx.mode(), o);
+    if ctx.mode() == Mode::Text {
         if let Some(line) = filters_line(o) {
             writeln!(out, "Filters: {line}").out()?;
         }
@@ -35,27 +38,91 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
     let mut cursor = o.filters.cursor.clone();
     let mut seen = HashSet::new();
     let mut pages = 0usize;
-    let mut last_next: Option<String>;
-    loop {
+    let resume = loop {
         let path = format!(
             "{}{}",
             api::WORKFLOWS,
-            page_query(&query, cursor.as_deref())
+            page_query(&query, page_take(o, take, printer.printed), cursor.as_deref())
         );
         let answer = ctx.client.get(&path, "workflows")?;
         let page: Page = parse_json(&answer.body, "a page of workflows")?;
         pages += 1;
         let items = page.items.as_deref().unwrap_or_default();
-        last_next = page.next_cursor().map(str::to_string);
-        printer.page(out, &answer.body, items, last_next.as_deref())?;
+        let next = page.next_cursor().map(str::to_string);
+        let used = printer.page(out, &answer.body, items, next.as_deref())?;
         out.flush().out()?;
-        let Some(next) = last_next.clone() else { break };
+        if used < items.len() {
+            // The limit was reached inside the page: going on from its
+            // `next` would skip the rest of it, so the cursor that fetched
+            // it is the one to resume from (it repeats what was printed).
+            break Resume::Repeat(cursor);
+        }
+        let Some(next) = next else {
+            break Resume::End;
+        };
         if !o.all || printer.full() || items.is_empty() || !seen.insert(next.clone()) {
-            break;
+            break Resume::At(next);
         }
         cursor = Some(next);
+    };
+    if !o.all && !o.statuses.is_empty() && !matches!(resume, Resume::End) {
+        ctx.notes.note(&format!(
+            "note: --status filtered one page ({} workflow(s) looked at); more pages exist: \
+             add --all to filter them all{}",
+            printer.looked_at,
+            resume
+                .cursor()
+                .map(|c| format!(", or go on with --cursor={}", escape(c)))
+                .unwrap_or_default()
+        ));
     }
-    printer.finish(out, last_next.as_deref(), pages)
+    if let Resume::Repeat(c) = &resume {
+        ctx.notes.note(&match c {
+            Some(_) => format!(
+                "note: --limit was reached inside a page; the next cursor starts that page \
+                 again, so going on from it repeats up to {} workflow(s) already printed \
+                 rather than skipping any",
+                printer.printed_from_last_page
+            ),
+            None => "note: --limit was reached inside the first page, which has no cursor; \
+                     run again with a larger --limit to see the rest"
+                .to_string(),
+        });
+    }
+    printer.finish(out, resume.cursor(), pages)
+}
+
+/// Where a listing can be taken up again.
+enum Resume {
+    /// The last page was read: nothing more.
+    End,
+    /// From this cursor on, with nothing skipped and nothing repeated.
+    At(String),
+    /// From the cursor of the last page (none for the first), which repeats
+    /// part of it: the limit was reached inside it.
+    Repeat(Option<String>),
+}
+
+impl Resume {
+    fn cursor(&self) -> Option<&str> {
+        match self {
+            Resume::End | Resume::Repeat(None) => None,
+            Resume::At(c) | Resume::Repeat(Some(c)) => Some(c),
+        }
+    }
+}
+
+/// The page size to ask for. With `--limit` and no client-side filter,
+/// never more than are still wanted: the page then ends on the last
+/// workflow printed, and its `next` resumes right after it.
+fn page_take(o: &WorkflowsOpts, take: u32, printed: u64) -> u32 {
+    match o.limit {
+        Some(limit) if o.statuses.is_empty() => {
+            let left = limit.saturating_sub(printed).max(1);
+            take.min(u32::try_from(left).unwrap_or(u32::MAX))
+        }
+        _ => take,
+    }
 }
 
 /// Everything but the cursor, which changes page by page.
@@ -74,7 +141,6 @@ fn build_query(o: &WorkflowsOpts, now: OffsetDateTime) -> Result<Query> {
     }
     let f = &o.filters;
     let mut q = Query::default();
-    q.push("take", &f.take.unwrap_or(DEFAULT_TAKE).to_string());
     for tag in &f.tags {
         q.push("tags", tag);
     }
@@ -116,11 +182,18 @@ fn parse_bound(
         .transpose()
 }
 
-fn page_query(query: &Query, cursor: Option<&str>) -> String {
-    match cursor {
-        Some(c) => format!("{}&cursor={}", query.as_str(), api::seg(c)),
-        None => query.as_str().to_string(),
+/// `?take=N` then the filters, then the cursor when there is one.
+fn page_query(query: &Query, take: u32, cursor: Option<&str>) -> String {
+    let mut q = format!("?take={take}");
+    if !query.as_str().is_empty() {
+        q.push('&');
+        q.push_str(&query.as_str()[1..]);
     }
+    if let Some(c) = cursor {
+        q.push_str("&cursor=");
+        q.push_str(&api::seg(c));
+    }
+    q
 }
 
 fn filters_line(o: &WorkflowsOpts) -> Option<String> {
@@ -156,6 +229,10 @@ struct Printer<'o> {
     statuses: &'o [String],
     limit: Option<u64>,
     printed: u64,
+    /// Workflows read from the API, kept or not.
+    looked_at: u64,
+    /// Of the last page, how many were printed.
+    printed_from_last_page: u64,
     /// Items of the composite `--json` document, compact.
     json_items: Vec<String>,
     /// Blocks printed in `--all` text mode (a blank line goes between).
@@ -165,28 +242,16 @@ struct Printer<'o> {
     verbatim: bool,
 }
 
-#[derive(PartialEq)]
-enum Mode {
-    Text,
-    Json,
-    Jsonl,
-}
-
 impl<'o> Printer<'o> {
-    fn new(ctx: &Ctx, o: &'o WorkflowsOpts) -> Printer<'o> {
-        let mode = if ctx.globals.json {
-            Mode::Json
-        } else if ctx.globals.jsonl {
-            Mode::Jsonl
-        } else {
-            Mode::Text
-        };
+    fn new(mode: Mode, o: &'o WorkflowsOpts) -> Printer<'o> {
         Printer {
             verbatim: mode == Mode::Json && !o.all && o.statuses.is_empty() && o.limit.is_none(),
             mode,
             statuses: &o.statuses,
             limit: o.limit,
             printed: 0,
+            looked_at: 0,
+            printed_from_last_page: 0,
             json_items: Vec::new(),
             printed_blocks: 0,
             all: o.all,
@@ -205,27 +270,35 @@ impl<'o> Printer<'o> {
                 .is_some_and(|s| self.statuses.iter().any(|x| x.eq_ignore_ascii_case(s)))
     }
 
+    /// Prints what the page holds for the listing; returns how many of its
+    /// items were looked at (fewer than all when the limit was reached).
     fn page(
         &mut self,
         out: &mut Out,
         body: &str,
         items: &[&RawValue],
         next: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         if self.verbatim {
-            return writeln!(out, "{}", minify(body)).out();
+            self.looked_at += items.len() as u64;
+            writeln!(out, "{}", minify(body)).out()?;
+            return Ok(items.len());
         }
         let mut kept = Vec::new();
+        let mut used = 0;
         for item in items {
             if self.full() {
                 break;
             }
+            used += 1;
             let wf = Workflow::parse(item.get(), "a workflow")?;
             if self.keep(&wf) {
                 kept.push((item, wf));
                 self.printed += 1;
             }
         }
+        self.looked_at += used as u64;
+        self.printed_from_last_page = kept.len() as u64;
         match self.mode {
             // The one document is only whole at the end: it is held until
             // then, so that a failure on a later page leaves stdout empty
@@ -239,10 +312,17 @@ impl<'o> Printer<'o> {
                 }
             }
             Mode::Text if !self.all => {
-                if kept.is_empty() {
+                if !kept.is_empty() {
+                    writeln!(out, "Found {} workflow(s):", kept.len()).out()?;
+                } else if self.statuses.is_empty() || used == 0 {
                     writeln!(out, "No workflows found.").out()?;
                 } else {
-                    writeln!(out, "Found {} workflow(s):", kept.len()).out()?;
+                    writeln!(
+                        out,
+                        "No {} workflows on this page ({used} looked at).",
+                        self.statuses.join("/")
+                    )
+                    .out()?;
                 }
                 if let Some(c) = next {
                     writeln!(out, "Next cursor: {}", escape(c)).out()?;
@@ -262,7 +342,7 @@ impl<'o> Printer<'o> {
                 }
             }
         }
-        Ok(())
+        Ok(used)
     }
 
     fn finish(&self, out: &mut Out, next: Option<&str>, pages: usize) -> Result<()> {
@@ -323,7 +403,7 @@ mod tests {
         let q = build_query(&o, OffsetDateTime::now_utc()).unwrap();
         assert_eq!(
             q.as_str(),
-            "?take=20&tags=a%20b&tags=c&query=x%26y&excludeFailed=true&ascending=true\
+            "?tags=a%20b&tags=c&query=x%26y&excludeFailed=true&ascending=true\
              &fromDate=2026-01-20T06%3A00%3A00.000Z&toDate=2026-01-21T23%3A59%3A59.999Z"
         );
     }

@@ -1,5 +1,5 @@
 //! Plain-text output: the workflow listing, the job summary and the results
-//! listing, and the escaping that keeps server text from driving the terminal.
+//! listing. Every piece of server text goes through `text::escape`.
 //!
 //! Every printer writes to a `&mut impl Write`, so tests can read what a
 //! command would print.
@@ -9,43 +9,8 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use crate::api::{self, BlobRef, Workflow};
-
-/// Server text with control characters made visible: a prompt holding
-/// `ESC[2J` must not clear the terminal, nor a newline fake an extra line.
-/// Bidirectional overrides are escaped too, since they reorder what is shown.
-pub fn escape(s: &str) -> String {
-    if !s.chars().any(needs_escape) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x80 && needs_escape(c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Characters a terminal would act on rather than show.
-pub fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// The first `max` characters, then `...` when there was more.
-pub fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
+use crate::download::Outcome;
+use crate::text::{cut, escape};
 
 /// One block of the workflow listing (`workflows`, `user`).
 pub fn workflow_block(w: &mut impl Write, wf: &Workflow) -> io::Result<()> {
@@ -251,22 +216,26 @@ fn blob_line(w: &mut impl Write, b: &BlobRef) -> io::Result<()> {
     Ok(())
 }
 
+/// What happened to one file, in one line; `shown` is its name as printed.
+pub fn outcome_line(o: &Outcome, shown: &str) -> String {
+    match o {
+        Outcome::Downloaded { bytes, .. } => format!("Downloaded: {shown} ({bytes} bytes)"),
+        Outcome::Skipped { bytes, .. } => format!("skipped: {shown} already complete ({bytes} bytes)"),
+        Outcome::Busy { .. } => format!("skipped: {shown} (another run is downloading it)"),
+    }
+}
+
+/// The `status` of a file in JSON output.
+pub fn outcome_status(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Downloaded { .. } => "downloaded",
+        Outcome::Skipped { .. } | Outcome::Busy { .. } => "skipped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_terminal_controls() {
-        assert_eq!(escape("a\x1b[2Jb\n\u{202e}c"), "a\\x1b[2Jb\\n\\u{202e}c");
-        assert_eq!(escape("plain ünïcode"), "plain ünïcode");
-        assert_eq!(escape("\u{9b}"), "\\u{9b}");
-    }
-
-    #[test]
-    fn cut_counts_characters() {
-        assert_eq!(cut("ééé", 2), "éé...");
-        assert_eq!(cut("ab", 2), "ab");
-    }
 
     #[test]
     fn job_summary_skips_absent_sections() {

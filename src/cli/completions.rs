@@ -1,9 +1,11 @@
-//! Shell completion scripts, written from the command table in `help`, so
-//! that a command or option added there is completed everywhere.
+//! Shell completion scripts, written from the command table in `help` and
+//! the option table in `options`, so that a command or option added there
+//! is completed everywhere.
 
 use std::io::{self, Write};
 
-use crate::help::{CommandSpec, COMMANDS, GLOBAL_OPTIONS};
+use super::help::{CommandSpec, COMMANDS};
+use super::options::{self, Opt, Takes};
 
 pub fn write(w: &mut impl Write, shell: &str) -> io::Result<()> {
     match shell {
@@ -14,15 +16,41 @@ pub fn write(w: &mut impl Write, shell: &str) -> io::Result<()> {
 }
 
 fn names() -> Vec<&'static str> {
-    COMMANDS
-        .iter()
-        .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+    COMMANDS.iter().flat_map(spellings).collect()
+}
+
+fn spellings(c: &CommandSpec) -> impl Iterator<Item = &'static str> {
+    std::iter::once(c.name).chain(c.aliases.iter().copied())
+}
+
+/// An option as typed at a prompt: `--take=` (a value follows), `--all`.
+fn typed(o: &Opt) -> String {
+    match o.takes {
+        Takes::Value(_) => format!("--{}=", o.long),
+        _ => format!("--{}", o.long),
+    }
+}
+
+fn global_words() -> Vec<String> {
+    options::globals().filter(|o| !o.hidden).map(typed).collect()
+}
+
+/// The command's own options, then the global ones.
+fn option_words(c: &CommandSpec) -> Vec<String> {
+    options::of_command(c.name)
+        .filter(|o| !o.hidden)
+        .map(typed)
+        .chain(global_words())
         .collect()
 }
 
-/// Options as typed at a prompt: `--take=` completes as `--take=`.
-fn options(c: &CommandSpec) -> Vec<&'static str> {
-    c.options.iter().chain(GLOBAL_OPTIONS).copied().collect()
+/// What follows the command name: options, or the help topics / shells.
+fn words_after(c: &CommandSpec) -> String {
+    match c.name {
+        "help" => names().join(" "),
+        "completions" => "bash zsh fish".to_string(),
+        _ => option_words(c).join(" "),
+    }
 }
 
 fn bash(w: &mut impl Write) -> io::Result<()> {
@@ -36,22 +64,12 @@ fn bash(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    done")?;
     writeln!(w, "    case \"$cmd\" in")?;
     for c in COMMANDS {
-        let mut pattern = vec![c.name];
-        pattern.extend(c.aliases);
-        let words = if c.name == "help" || c.name == "completions" {
-            let extra: Vec<&str> = if c.name == "help" {
-                names()
-            } else {
-                vec!["bash", "zsh", "fish"]
-            };
-            extra.join(" ")
-        } else {
-            options(c).join(" ")
-        };
+        let pattern: Vec<&str> = spellings(c).collect();
         writeln!(w, "        {})", pattern.join("|"))?;
         writeln!(
             w,
-            "            COMPREPLY=($(compgen -W \"{words}\" -- \"$cur\")) ;;"
+            "            COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")) ;;",
+            words_after(c)
         )?;
     }
     writeln!(w, "        *)")?;
@@ -59,7 +77,7 @@ fn bash(w: &mut impl Write) -> io::Result<()> {
         w,
         "            COMPREPLY=($(compgen -W \"{} {}\" -- \"$cur\")) ;;",
         names().join(" "),
-        GLOBAL_OPTIONS.join(" ")
+        global_words().join(" ")
     )?;
     writeln!(w, "    esac")?;
     writeln!(
@@ -77,7 +95,7 @@ fn zsh(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    local -a commands")?;
     writeln!(w, "    commands=(")?;
     for c in COMMANDS {
-        for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
+        for name in spellings(c) {
             writeln!(w, "        '{name}:{}'", c.summary.replace('\'', ""))?;
         }
     }
@@ -88,19 +106,12 @@ fn zsh(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    fi")?;
     writeln!(w, "    case \"${{words[2]}}\" in")?;
     for c in COMMANDS {
-        let mut pattern = vec![c.name];
-        pattern.extend(c.aliases);
-        let words = if c.name == "help" {
-            names().join(" ")
-        } else if c.name == "completions" {
-            "bash zsh fish".to_string()
-        } else {
-            options(c).join(" ")
-        };
+        let pattern: Vec<&str> = spellings(c).collect();
         writeln!(
             w,
-            "        {}) compadd -S '' -- {words} ;;",
-            pattern.join("|")
+            "        {}) compadd -S '' -- {} ;;",
+            pattern.join("|"),
+            words_after(c)
         )?;
     }
     writeln!(w, "    esac")?;
@@ -113,30 +124,24 @@ fn fish(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "complete -c civitai-orch -f")?;
     let all = names().join(" ");
     for c in COMMANDS {
-        for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
+        for name in spellings(c) {
             writeln!(
                 w,
                 "complete -c civitai-orch -n 'not __fish_seen_subcommand_from {all}' -a {name} -d '{}'",
                 c.summary.replace('\'', "")
             )?;
         }
-        let seen = std::iter::once(c.name)
-            .chain(c.aliases.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
-        for opt in c.options {
-            let long = opt.trim_start_matches("--").trim_end_matches('=');
-            let takes = if opt.ends_with('=') { " -r" } else { "" };
+        let seen = spellings(c).collect::<Vec<_>>().join(" ");
+        for o in options::of_command(c.name).filter(|o| !o.hidden) {
             writeln!(
                 w,
-                "complete -c civitai-orch -n '__fish_seen_subcommand_from {seen}' -l {long}{takes}"
+                "complete -c civitai-orch -n '__fish_seen_subcommand_from {seen}' {}",
+                fish_spec(o)
             )?;
         }
     }
-    for opt in GLOBAL_OPTIONS {
-        let long = opt.trim_start_matches("--").trim_end_matches('=');
-        let takes = if opt.ends_with('=') { " -r" } else { "" };
-        writeln!(w, "complete -c civitai-orch -l {long}{takes}")?;
+    for o in options::globals().filter(|o| !o.hidden) {
+        writeln!(w, "complete -c civitai-orch {}", fish_spec(o))?;
     }
     writeln!(
         w,
@@ -146,4 +151,18 @@ fn fish(w: &mut impl Write) -> io::Result<()> {
         w,
         "complete -c civitai-orch -n '__fish_seen_subcommand_from help' -a '{all}'"
     )
+}
+
+/// `-l take -r`, with `-s j` for a short spelling and a description.
+fn fish_spec(o: &Opt) -> String {
+    let mut spec = format!("-l {}", o.long);
+    if let Some(c) = o.short {
+        spec.push_str(&format!(" -s {c}"));
+    }
+    if matches!(o.takes, Takes::Value(_)) {
+        spec.push_str(" -r");
+    }
+    let doc = o.doc.lines().next().unwrap_or("").replace('\'', "");
+    spec.push_str(&format!(" -d '{doc}'"));
+    spec
 }

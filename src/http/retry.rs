@@ -1,12 +1,13 @@
-//! Retry policy for the CLI's HTTP GETs: which statuses are worth another
-//! try, how long to wait before it (the server's `Retry-After` when it gives
+//! Retry policy: which requests may be sent again after which failures
+//! (nothing may happen twice because of a retry), which statuses are worth
+//! another try, how long to wait before it (the server's `Retry-After` when it gives
 //! one, otherwise capped exponential backoff with jitter), and how a wait is
 //! shown to the user. It only decides; sleeping and re-sending belong to the
 //! HTTP layer, and clock readings come in as arguments so tests are exact.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use time::{Date, Month, OffsetDateTime, Time};
+use crate::dates;
 
 /// Longest wait honoured from a Retry-After header.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -27,7 +28,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     let wait = match parse_delta_seconds(value) {
         Some(wait) => wait,
-        None => time_until(parse_http_date(value, now)?, now),
+        None => time_until(dates::parse_http_date(value, now)?, now),
     };
     Some(wait.min(MAX_RETRY_AFTER))
 }
@@ -101,191 +102,84 @@ fn time_until(target: SystemTime, now: SystemTime) -> Duration {
     target.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
-/// The three forms differ in token count, which picks the reader.
-fn parse_http_date(value: &str, now: SystemTime) -> Option<SystemTime> {
-    let tokens: Vec<&str> = value.split_ascii_whitespace().collect();
-    let instant = match tokens.as_slice() {
-        [weekday, day, month, year, clock, zone] => {
-            imf_fixdate(weekday, day, month, year, clock, zone)
+/// The methods this program sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Patch,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
         }
-        [weekday, day_month_year, clock, zone] => {
-            rfc850_date(weekday, day_month_year, clock, zone, now)
-        }
-        [weekday, month, day, clock, year] => asctime_date(weekday, month, day, clock, year),
-        _ => None,
-    }?;
-    to_system_time(instant)
-}
-
-/// "Wed, 21 Oct 2015 07:28:00 GMT"
-fn imf_fixdate(
-    weekday: &str,
-    day: &str,
-    month: &str,
-    year: &str,
-    clock: &str,
-    zone: &str,
-) -> Option<OffsetDateTime> {
-    let weekday = weekday.strip_suffix(',')?;
-    if !is_short_weekday(weekday) || !is_gmt(zone) {
-        return None;
     }
-    let year = i32::try_from(fixed_digits(year, 4)?).ok()?;
-    utc_instant(year, month, fixed_digits(day, 2)?, clock)
-}
 
-/// "Wednesday, 21-Oct-15 07:28:00 GMT"
-fn rfc850_date(
-    weekday: &str,
-    day_month_year: &str,
-    clock: &str,
-    zone: &str,
-    now: SystemTime,
-) -> Option<OffsetDateTime> {
-    let weekday = weekday.strip_suffix(',')?;
-    if !is_long_weekday(weekday) || !is_gmt(zone) {
-        return None;
-    }
-    let mut parts = day_month_year.split('-');
-    let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let two_digit_year = i32::try_from(fixed_digits(year, 2)?).ok()?;
-    let year = expand_two_digit_year(two_digit_year, year_of(now)?);
-    utc_instant(year, month, fixed_digits(day, 2)?, clock)
-}
-
-/// "Wed Oct 21 07:28:00 2015"; single-digit days come space-padded, which
-/// the whitespace split has already absorbed.
-fn asctime_date(
-    weekday: &str,
-    month: &str,
-    day: &str,
-    clock: &str,
-    year: &str,
-) -> Option<OffsetDateTime> {
-    if !is_short_weekday(weekday) {
-        return None;
-    }
-    let day = fixed_digits(day, 1).or_else(|| fixed_digits(day, 2))?;
-    let year = i32::try_from(fixed_digits(year, 4)?).ok()?;
-    utc_instant(year, month, day, clock)
-}
-
-/// RFC 9110 §5.6.7: a two-digit year that would land more than 50 years
-/// ahead belongs to the previous century; symmetrically, one that would lie
-/// 50 or more years back belongs to the next, so the result is the nearest.
-fn expand_two_digit_year(two_digit_year: i32, current_year: i32) -> i32 {
-    let century = current_year.saturating_sub(current_year.rem_euclid(100));
-    let year = century.saturating_add(two_digit_year);
-    if year > current_year.saturating_add(50) {
-        year.saturating_sub(100)
-    } else if year <= current_year.saturating_sub(50) {
-        year.saturating_add(100)
-    } else {
-        year
+    /// Methods whose repetition has the effect of one request (RFC 9110
+    /// §9.2.2). PATCH is not among them.
+    pub fn is_idempotent(self) -> bool {
+        matches!(
+            self,
+            Method::Get | Method::Head | Method::Put | Method::Delete
+        )
     }
 }
 
-fn utc_instant(year: i32, month: &str, day: u32, clock: &str) -> Option<OffsetDateTime> {
-    let date = Date::from_calendar_date(year, month_from_name(month)?, u8::try_from(day).ok()?);
-    Some(date.ok()?.with_time(parse_clock(clock)?).assume_utc())
+/// How a try failed, as far as repeating it is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The server answered with this status.
+    Status(u16),
+    /// The connection could not be made: no byte of the request went out.
+    NotSent,
+    /// The connection broke after the request (or part of it) was sent:
+    /// the server may have acted on it.
+    Dropped,
 }
 
-/// "HH:MM:SS"; a leap second (:60, which HTTP-date allows) is read as :59
-/// because `time` cannot represent it and one second does not matter here.
-fn parse_clock(clock: &str) -> Option<Time> {
-    let mut parts = clock.split(':');
-    let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
+/// Whether a request that failed this way may be sent again. An idempotent
+/// method, or a request with an idempotency key, may be repeated after any
+/// retryable failure. Any other (a POST) only when the server provably did
+/// not act on it: a 429 refuses the request before it is processed, and a
+/// connection that never opened carried nothing. A 502/503/504 may come
+/// from a gateway after the server did the work, so it is not proof.
+pub fn may_repeat(method: Method, keyed: bool, failure: Failure) -> bool {
+    match failure {
+        Failure::Status(s) if !is_retryable_status(s) => false,
+        Failure::Status(429) | Failure::NotSent => true,
+        Failure::Status(_) | Failure::Dropped => method.is_idempotent() || keyed,
     }
-    let hour = u8::try_from(fixed_digits(hour, 2)?).ok()?;
-    let minute = u8::try_from(fixed_digits(minute, 2)?).ok()?;
-    let second = u8::try_from(fixed_digits(second, 2)?).ok()?;
-    Time::from_hms(hour, minute, second.min(59)).ok()
 }
 
-/// Exactly `width` ASCII digits.
-fn fixed_digits(text: &str, width: usize) -> Option<u32> {
-    if text.len() != width || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-fn month_from_name(name: &str) -> Option<Month> {
-    const NAMES: [(&str, Month); 12] = [
-        ("Jan", Month::January),
-        ("Feb", Month::February),
-        ("Mar", Month::March),
-        ("Apr", Month::April),
-        ("May", Month::May),
-        ("Jun", Month::June),
-        ("Jul", Month::July),
-        ("Aug", Month::August),
-        ("Sep", Month::September),
-        ("Oct", Month::October),
-        ("Nov", Month::November),
-        ("Dec", Month::December),
-    ];
-    NAMES
-        .iter()
-        .find(|(short, _)| short.eq_ignore_ascii_case(name))
-        .map(|&(_, month)| month)
-}
-
-/// The weekday is checked only as a name, not against the date: a
-/// mismatched one is a server slip, and the date is what matters.
-fn is_short_weekday(name: &str) -> bool {
-    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-        .iter()
-        .any(|day| day.eq_ignore_ascii_case(name))
-}
-
-fn is_long_weekday(name: &str) -> bool {
-    [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ]
-    .iter()
-    .any(|day| day.eq_ignore_ascii_case(name))
-}
-
-fn is_gmt(zone: &str) -> bool {
-    zone.eq_ignore_ascii_case("GMT")
-}
-
-/// The current year, needed only to expand RFC 850's two-digit years;
-/// None for clocks `time` cannot place, which makes that form unreadable
-/// rather than guessed.
-fn year_of(now: SystemTime) -> Option<i32> {
-    let secs = match now.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).ok()?,
-        Err(before) => 0i64.checked_sub(i64::try_from(before.duration().as_secs()).ok()?)?,
-    };
-    Some(OffsetDateTime::from_unix_timestamp(secs).ok()?.year())
-}
-
-/// Goes through the Unix timestamp with checked steps; `SystemTime::from`
-/// would panic on platforms whose clock range is narrower than `time`'s.
-fn to_system_time(instant: OffsetDateTime) -> Option<SystemTime> {
-    let secs = instant.unix_timestamp();
-    match u64::try_from(secs) {
-        Ok(after) => UNIX_EPOCH.checked_add(Duration::from_secs(after)),
-        Err(_) => UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs())),
+/// Whether a transport error happened before any byte of the request was
+/// written: name resolution, connecting, the TLS or proxy handshake.
+pub fn never_sent(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    match err {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::ConnectProxyFailed(_) => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(e) => e.kind() == ErrorKind::ConnectionRefused,
+        _ => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dates::{expand_two_digit_year, to_system_time};
+    use time::{Date, Month};
 
     fn at(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8) -> SystemTime {
         let t = Date::from_calendar_date(y, Month::try_from(mo).unwrap(), d)
@@ -488,7 +382,7 @@ mod tests {
 
     #[test]
     fn clock_before_the_epoch_still_parses_dates() {
-        let now = UNIX_EPOCH - Duration::from_secs(10);
+        let now = std::time::UNIX_EPOCH - Duration::from_secs(10);
         assert_eq!(
             parse_retry_after("Thu, 01 Jan 1970 00:00:05 GMT", now),
             secs(15)
@@ -626,6 +520,27 @@ mod tests {
             u16::MAX,
         ] {
             assert!(!is_retryable_status(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_post_is_repeated_only_when_it_provably_did_nothing() {
+        use Failure::*;
+        for s in [502, 503, 504] {
+            assert!(!may_repeat(Method::Post, false, Status(s)), "{s}");
+            assert!(!may_repeat(Method::Patch, false, Status(s)), "{s}");
+            assert!(may_repeat(Method::Post, true, Status(s)), "{s}");
+            for m in [Method::Get, Method::Head, Method::Put, Method::Delete] {
+                assert!(may_repeat(m, false, Status(s)), "{m:?} {s}");
+            }
+        }
+        assert!(may_repeat(Method::Post, false, Status(429)));
+        assert!(may_repeat(Method::Post, false, NotSent));
+        assert!(!may_repeat(Method::Post, false, Dropped));
+        assert!(may_repeat(Method::Post, true, Dropped));
+        assert!(may_repeat(Method::Delete, false, Dropped));
+        for s in [400, 401, 404, 409, 500] {
+            assert!(!may_repeat(Method::Get, true, Status(s)), "{s}");
         }
     }
 

@@ -1,8 +1,10 @@
 //! The command table and every help text the program prints.
 //!
-//! `COMMANDS` is the single description of the command line: `help`, the
-//! usage line attached to usage errors and the shell completions are all read
-//! from it, so they cannot drift apart.
+//! `COMMANDS` describes the commands and `options::OPTIONS` their options:
+//! `help`, the usage line attached to usage errors and the shell completions
+//! are all read from those two tables, so they cannot drift apart.
+
+use super::options;
 
 /// One command as the user sees it.
 pub struct CommandSpec {
@@ -11,24 +13,9 @@ pub struct CommandSpec {
     /// One line, shown in the overview and after a usage error.
     pub usage: &'static str,
     pub summary: &'static str,
-    /// Options the command accepts (spelled as typed, `=` when it takes a value).
-    pub options: &'static [&'static str],
-    /// Free text after the usage line: options explained, examples.
+    /// Free text after the options: notes and examples.
     pub details: &'static str,
 }
-
-/// Options every command accepts, before or after the command name.
-pub const GLOBAL_OPTIONS: &[&str] = &[
-    "--json",
-    "--jsonl",
-    "--quiet",
-    "--api-url=",
-    "--timeout=",
-    "--retries=",
-    "--env-file=",
-    "--help",
-    "--version",
-];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -36,7 +23,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: "civitai-orch test",
         summary: "check the URL and token with one small request",
-        options: &[],
         details: "\
 Asks for one workflow and reports whether the API answered.
 
@@ -50,38 +36,7 @@ Example:
 [--oldest] [--take=N] [--cursor=C] [--from=D] [--to=D] [--status=S[,S]] \
 [--all] [--limit=N]",
         summary: "list your workflows, newest first",
-        options: &[
-            "--tag=",
-            "--query=",
-            "--excludeFailed",
-            "--exclude-failed",
-            "--oldest",
-            "--ascending",
-            "--take=",
-            "--cursor=",
-            "--from=",
-            "--to=",
-            "--status=",
-            "--all",
-            "--limit=",
-        ],
         details: "\
-Options:
-  --tag=T            only workflows with tag T (repeat: all must match)
-  --query=Q          search text in workflow metadata
-  --excludeFailed    drop failed, expired and canceled workflows
-                     (also --exclude-failed)
-  --oldest           oldest first (also --ascending)
-  --take=N           page size (default 20)
-  --cursor=C         start at the page a previous 'Next cursor' named
-  --from=D, --to=D   created on/after, on/before D: 2026-01-20,
-                     2026-01-20T06:00[:SS[.fff]][Z|+HH:MM], or 30m 24h 7d 2w
-  --status=S[,S]     keep only these statuses (filtered here, not by the API):
-                     unassigned preparing scheduled processing succeeded
-                     failed expired canceled deleted
-  --all              follow the pages to the end
-  --limit=N          stop after N workflows (after --status)
-
 Examples:
   civitai-orch workflows --tag=type:video --take=5
   civitai-orch workflows --from=24h --status=failed --all
@@ -93,25 +48,7 @@ Examples:
         usage: "civitai-orch user <userId> [--take=N] [--tag=T]... [--query=Q] \
 [--excludeFailed] [--oldest] [--cursor=C]",
         summary: "list a user's workflows (needs a manager token)",
-        options: &[
-            "--take=",
-            "--tag=",
-            "--query=",
-            "--excludeFailed",
-            "--exclude-failed",
-            "--oldest",
-            "--ascending",
-            "--cursor=",
-        ],
         details: "\
-Options:
-  --take=N           how many, 1 to 10
-  --tag=T            only workflows with tag T (repeat: all must match)
-  --query=Q          search text in workflow metadata
-  --excludeFailed    drop failed, expired and canceled workflows
-  --oldest           oldest first (also --ascending)
-  --cursor=C         continue from a cursor
-
 Example:
   civitai-orch user 12345 --take=5 --excludeFailed",
     },
@@ -120,13 +57,7 @@ Example:
         aliases: &[],
         usage: "civitai-orch workflow <workflowId> [--wait[=SECS]]",
         summary: "show one workflow as JSON",
-        options: &["--wait"],
         details: "\
-Options:
-  --wait[=SECS]      first poll until the workflow succeeded, failed, expired
-                     or was canceled, for at most SECS (default 600); exit 7
-                     when it did not succeed, 8 when SECS passed
-
 Examples:
   civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca
   civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --wait=120",
@@ -136,11 +67,7 @@ Examples:
         aliases: &[],
         usage: "civitai-orch job <jobId> [--raw]",
         summary: "summarise a job: prompt, classification, scan results",
-        options: &["--raw"],
         details: "\
-Options:
-  --raw              print the API's response as JSON instead of a summary
-
 Example:
   civitai-orch job 58de87d7-d594-4d71-ae43-dd8fc1bcbd23",
     },
@@ -149,7 +76,6 @@ Example:
         aliases: &[],
         usage: "civitai-orch step <workflowId> <stepName>",
         summary: "show one step of a workflow as JSON",
-        options: &[],
         details: "\
 Example:
   civitai-orch step 0-019be44b-181e-7a7e-ab1b-b58dc7610dca 0",
@@ -160,16 +86,9 @@ Example:
         usage: "civitai-orch results <workflowId>... [--download] [--dir=PATH] \
 [-j N] [--force] [--nsfw]",
         summary: "list (and download) the files a workflow made",
-        options: &["--download", "--dir=", "--jobs=", "--force", "--nsfw"],
         details: "\
-Options:
-  --download         save each available file as WORKFLOW_STEP_INDEX.EXT
-  --dir=PATH         where to save (default: the current folder)
-  -j N, --jobs=N     download N files at a time (default 4)
-  --force            download again files that are already complete
-  --nsfw             ask for mature content too (hideMatureContent=false)
-  A workflow id of - reads ids from stdin: one per line, or one JSON
-  workflow per line (as printed by --jsonl).
+A workflow id of - reads ids from stdin: one per line, or one JSON
+workflow per line (as printed by --jsonl).
 
 Examples:
   civitai-orch results 0-019be44b-181e-7a7e-ab1b-b58dc7610dca
@@ -183,15 +102,7 @@ Examples:
         usage: "civitai-orch blob <blobId> [--download] [--nsfw] [--dir=PATH] \
 [--output=FILE|-] [--force]",
         summary: "show a blob's URL, or download it",
-        options: &["--download", "--nsfw", "--dir=", "--output=", "--force"],
         details: "\
-Options:
-  --download         save the file as BLOBID.EXT
-  --nsfw             allow mature content (hideMatureContent=false)
-  --dir=PATH         where to save (default: the current folder)
-  -o, --output=FILE  save under this name; - writes the bytes to stdout
-  --force            download again even when the file is complete
-
 Examples:
   civitai-orch blob JNFDW54JNTATNW42HACYCWSQP0.jpeg
   civitai-orch blob JNFDW54JNTATNW42HACYCWSQP0.jpeg --download --dir=out",
@@ -201,7 +112,6 @@ Examples:
         aliases: &[],
         usage: "civitai-orch completions <bash|zsh|fish>",
         summary: "print a shell completion script",
-        options: &[],
         details: "\
 Example:
   civitai-orch completions bash > /etc/bash_completion.d/civitai-orch",
@@ -211,7 +121,6 @@ Example:
         aliases: &[],
         usage: "civitai-orch help [command]",
         summary: "show help for all commands or one",
-        options: &[],
         details: "",
     },
 ];
@@ -229,20 +138,6 @@ pub fn usage_of(name: &str) -> &'static str {
 }
 
 pub const OVERVIEW_USAGE: &str = "civitai-orch [options] <command> [args]";
-
-const GLOBAL_HELP: &str = "\
-Global options (before or after the command):
-  --json             print one JSON document (errors: one JSON line on stderr)
-  --jsonl            workflows, user: one workflow per line
-  -q, --quiet        no notes on stderr (retries, progress)
-  --api-url=URL      API base URL (default: $CIVITAI_API_URL or
-                     https://orchestration-new.civitai.com)
-  --timeout=SECS     give up on a request after SECS (default 30)
-  --retries=N        retries on 429/502/503/504 (default 4, 0: none)
-  --env-file=PATH    read CIVITAI_API_TOKEN / CIVITAI_API_URL from PATH
-                     (default: ./.env when present; the environment wins)
-  -h, --help         this help; 'civitai-orch help <command>' for one
-  -V, --version      print the version";
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -262,9 +157,11 @@ pub fn overview() -> String {
     for c in COMMANDS {
         out.push_str(&format!("  {:<12} {}\n", c.name, c.summary));
     }
-    out.push('\n');
-    out.push_str(GLOBAL_HELP);
-    out.push_str("\n\nEnvironment: CIVITAI_API_TOKEN (required), CIVITAI_API_URL, HTTPS_PROXY,\n");
+    out.push_str("\nGlobal options (before or after the command):\n");
+    for o in options::globals() {
+        out.push_str(&options::help_lines(o));
+    }
+    out.push_str("\nEnvironment: CIVITAI_API_TOKEN (required), CIVITAI_API_URL, HTTPS_PROXY,\n");
     out.push_str("  HTTP_PROXY, NO_PROXY, SSL_CERT_FILE\n\n");
     out.push_str(EXIT_CODES);
     out.push('\n');
@@ -274,12 +171,43 @@ pub fn overview() -> String {
 /// `civitai-orch help <command>`.
 pub fn command_help(spec: &CommandSpec) -> String {
     let mut out = format!("{}\n\nUsage: {}\n", spec.summary, spec.usage);
+    let opts: String = options::of_command(spec.name)
+        .filter(|o| !o.hidden)
+        .map(options::help_lines)
+        .collect();
+    if !opts.is_empty() {
+        out.push_str("\nOptions:\n");
+        out.push_str(&opts);
+    }
     if !spec.details.is_empty() {
         out.push('\n');
         out.push_str(spec.details);
         out.push('\n');
     }
-    out.push_str("\nGlobal options: --json --jsonl -q --api-url --timeout --retries --env-file\n");
+    let globals: Vec<String> = options::globals()
+        .filter(|o| !o.hidden && o.id != options::OptId::Version)
+        .map(|o| o.synopsis())
+        .collect();
+    out.push_str(&wrap("\nGlobal options:", &globals, 79));
+    out.push_str("  (see 'civitai-orch --help')\n");
+    out
+}
+
+/// `head` then the words, wrapped at `width` columns, continuation lines
+/// indented by two spaces.
+fn wrap(head: &str, words: &[String], width: usize) -> String {
+    let mut out = head.to_string();
+    let mut column = head.trim_start_matches('\n').len();
+    for w in words {
+        if column + 1 + w.len() > width {
+            out.push_str("\n ");
+            column = 1;
+        }
+        out.push(' ');
+        out.push_str(w);
+        column += 1 + w.len();
+    }
+    out.push('\n');
     out
 }
 
@@ -290,10 +218,39 @@ mod tests {
     #[test]
     fn help_lines_fit_in_79_columns() {
         let mut texts = vec![overview()];
-        texts.extend(COMMANDS.iter().map(|c| c.details.to_string()));
+        texts.extend(COMMANDS.iter().map(command_help));
         for text in texts {
             for line in text.lines() {
                 assert!(line.chars().count() <= 79, "too wide: {line}");
+            }
+        }
+    }
+
+    /// `--tag` is mentioned as a whole spelling, not as the start of `--tags`.
+    fn mentions(text: &str, spelling: &str) -> bool {
+        text.match_indices(spelling).any(|(i, _)| {
+            let next = text[i + spelling.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    }
+
+    #[test]
+    fn every_accepted_spelling_is_documented_or_hidden() {
+        for o in options::OPTIONS.iter().filter(|o| !o.hidden) {
+            let texts: Vec<String> = match o.scope {
+                options::Scope::Global => vec![overview()],
+                options::Scope::Commands(names) => names
+                    .iter()
+                    .map(|n| command_help(find(n).expect("a command of the table")))
+                    .collect(),
+            };
+            for text in &texts {
+                for long in o.longs() {
+                    assert!(mentions(text, &format!("--{long}")), "--{long} in {text}");
+                }
+                if let Some(c) = o.short {
+                    assert!(mentions(text, &format!("-{c}")), "-{c} in {text}");
+                }
             }
         }
     }

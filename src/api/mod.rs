@@ -10,6 +10,28 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// Parses a body, naming what was expected when it is not that.
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a str, what: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| {
+        Error::other(format!(
+            "the API sent a body that is not the expected JSON for {what}: {e}"
+        ))
+    })
+}
+
+
+/// Checks that a body is a JSON object before it is re-printed as such.
+/// Parsing into a `Value` also bounds the nesting (serde_json stops at 128
+/// levels), which keeps the re-spacing linear.
+pub fn check_object(body: &str, what: &str) -> Result<()> {
+    match parse_json::<Value>(body, what)? {
+        Value::Object(_) => Ok(()),
+        _ => Err(Error::other(format!(
+            "the API sent something that is not a JSON object for {what}"
+        ))),
+    }
+}
+
 /// Percent-encodes one path segment: an id with `/`, `?`, `#`, `%` or a
 /// space must not change the path that is requested.
 pub fn seg(s: &str) -> String {
@@ -168,7 +190,7 @@ impl Workflow {
 
     /// Parses a workflow body; a body that is not a JSON object is an error.
     pub fn parse(body: &str, what: &str) -> Result<Workflow> {
-        let v: Value = crate::client::parse_json(body, what)?;
+        let v: Value = parse_json(body, what)?;
         Workflow::from_value(v).ok_or_else(|| {
             Error::other(format!(
                 "the API sent something that is not a workflow for {what}"

@@ -12,9 +12,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
-use crate::download::{self, Meter, Naming, Outcome, Source};
+use super::{Meter, Naming, Outcome, Source};
 use crate::error::Result;
+use crate::http::Client;
 use crate::notes::Notes;
 
 /// One file to fetch.
@@ -48,7 +48,7 @@ pub fn run(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(task) = tasks.get(i) else { break };
                 let slot = board.start(&task.naming.stem);
-                let outcome = download::download(client, &task.source, &task.naming, dir, &*slot);
+                let outcome = super::download(client, &task.source, &task.naming, dir, &*slot);
                 board.end(&slot);
                 if tx.send((i, outcome)).is_err() {
                     break;

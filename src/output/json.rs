@@ -38,7 +38,7 @@ pub fn minify(json: &str) -> String {
         if strings.feed(c) {
             // Control characters cannot stand raw in valid JSON strings, but
             // C1 controls and bidi overrides can.
-            if crate::render::needs_escape(c) {
+            if crate::text::needs_escape(c) {
                 // Legal raw in JSON, but a terminal would act on them.
                 out.push_str(&format!("\\u{:04x}", c as u32));
             } else {

@@ -1,0 +1,657 @@
+//! The command line: argv in, an [`Action`] out. No environment, no I/O.
+//!
+//! One lexopt loop reads the whole line. Each option is looked up in the
+//! table of `options` (which also feeds help and completions), checked
+//! against the command it follows, and stored as a raw value; then the
+//! command's own builder checks its arguments and makes the [`Command`].
+//! Global options may stand before or after the command name.
+
+pub mod completions;
+pub mod help;
+pub mod options;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::Arg::{Long, Short, Value};
+
+use crate::config::Flags;
+use crate::error::{Error, Result};
+use help::CommandSpec;
+use options::{Opt, OptId, Takes};
+
+/// What the user asked for.
+// Built once per run: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Usage of all commands (`None`) or one.
+    Help(Option<String>),
+    Version,
+    Run(Globals, Command),
+}
+
+/// How results are printed, chosen once for the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// For people: listings, summaries, pretty JSON documents.
+    #[default]
+    Text,
+    /// `--json`: one JSON document.
+    Json,
+    /// `--jsonl`: one JSON object per line.
+    Jsonl,
+}
+
+impl Mode {
+    /// Whether the output is JSON of either form.
+    pub fn is_json(self) -> bool {
+        self != Mode::Text
+    }
+}
+
+/// Options shared by every command.
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct Globals {
+    pub mode: Mode,
+    pub quiet: bool,
+    /// Settings that `config` resolves with the environment.
+    pub flags: Flags,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Test,
+    User(UserOpts),
+    Workflows(WorkflowsOpts),
+    Workflow { id: String, wait: Option<u64> },
+    Job { id: String, raw: bool },
+    Step { workflow_id: String, step: String },
+    Results(ResultsOpts),
+    Blob(BlobOpts),
+    Completions(String),
+}
+
+/// Filters shared by `workflows` and `user`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Filters {
+    pub tags: Vec<String>,
+    pub query: Option<String>,
+    pub exclude_failed: bool,
+    pub oldest: bool,
+    pub take: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct UserOpts {
+    pub user_id: String,
+    pub filters: Filters,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct WorkflowsOpts {
+    pub filters: Filters,
+    /// Raw `--from` / `--to`: turned into instants by `dates` when the command runs.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub statuses: Vec<String>,
+    pub all: bool,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct ResultsOpts {
+    pub workflow_ids: Vec<String>,
+    pub download: bool,
+    pub dir: Option<PathBuf>,
+    pub jobs: usize,
+    pub force: bool,
+    pub nsfw: bool,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct BlobOpts {
+    pub blob_id: String,
+    pub download: bool,
+    pub nsfw: bool,
+    pub dir: Option<PathBuf>,
+    /// `--output FILE`, or `-` for stdout.
+    pub output: Option<String>,
+    pub force: bool,
+}
+
+/// Seconds `--wait` waits when no value is given.
+pub const DEFAULT_WAIT_SECS: u64 = 600;
+/// A week: a longer wait is a mistake, and the bound keeps time arithmetic safe.
+pub const MAX_WAIT_SECS: u64 = 7 * 86_400;
+/// Downloads at a time when `-j` is not given.
+pub const DEFAULT_JOBS: usize = 4;
+
+/// Every option's raw value, as typed; the command builders check them.
+#[derive(Default)]
+struct Raw {
+    positionals: Vec<OsString>,
+    json: bool,
+    jsonl: bool,
+    help: bool,
+    version: bool,
+    filters: Filters,
+    from: Option<String>,
+    to: Option<String>,
+    statuses: Vec<String>,
+    all: bool,
+    limit: Option<u64>,
+    wait: Option<u64>,
+    raw: bool,
+    download: bool,
+    dir: Option<PathBuf>,
+    jobs: Option<usize>,
+    force: bool,
+    nsfw: bool,
+    output: Option<String>,
+}
+
+/// Parses the whole argv (program name first).
+pub fn parse<I>(args: I) -> Result<Action>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut p = lexopt::Parser::from_iter(args);
+    let mut command: Option<&'static CommandSpec> = None;
+    let mut raw = Raw::default();
+    let mut g = Globals::default();
+    let usage = |c: Option<&'static CommandSpec>| c.map_or(help::OVERVIEW_USAGE, |c| c.usage);
+    while let Some(arg) = p.next().map_err(|e| Error::from(e).with_usage(usage(command)))? {
+        let opt = match arg {
+            Value(v) if command.is_none() => {
+                command = Some(find_command(&text(v)?)?);
+                continue;
+            }
+            Value(v) => {
+                raw.positionals.push(v);
+                continue;
+            }
+            Long(name) => options::find_long(name).ok_or_else(|| unknown(&format!("--{name}"))),
+            Short(c) => options::find_short(c).ok_or_else(|| unknown(&format!("-{c}"))),
+        };
+        let opt = opt.map_err(|e| e.with_usage(usage(command)))?;
+        set(opt, command, &mut p, &mut raw, &mut g).map_err(|e| e.with_usage(usage(command)))?;
+    }
+    if command.is_some_and(|c| c.name == "help") {
+        return help_topic(&raw);
+    }
+    if raw.help || (command.is_none() && !raw.version) {
+        return Ok(Action::Help(command.map(|c| c.name.to_string())));
+    }
+    if raw.version {
+        return Ok(Action::Version);
+    }
+    let Some(spec) = command else {
+        return Ok(Action::Help(None));
+    };
+    g.mode = mode(&raw, spec).map_err(|e| e.with_usage(spec.usage))?;
+    let command = build(spec.name, raw).map_err(|e| e.with_usage(spec.usage))?;
+    Ok(Action::Run(g, command))
+}
+
+fn find_command(name: &str) -> Result<&'static CommandSpec> {
+    help::find(name).ok_or_else(|| {
+        Error::usage(format!(
+            "unknown command '{name}'; run 'civitai-orch --help' for the list"
+        ))
+    })
+}
+
+fn unknown(spelling: &str) -> Error {
+    Error::usage(format!("invalid option '{spelling}'"))
+}
+
+/// Stores one option's value, after checking that it belongs where it stands.
+fn set(
+    opt: &'static Opt,
+    command: Option<&'static CommandSpec>,
+    p: &mut lexopt::Parser,
+    raw: &mut Raw,
+    g: &mut Globals,
+) -> Result<()> {
+    match command {
+        Some(c) if c.name != "help" && !opt.applies_to(c.name) => {
+            return Err(Error::usage(format!(
+                "'{}' does not take --{}",
+                c.name, opt.long
+            )));
+        }
+        None if !opt.applies_to("") => {
+            return Err(Error::usage(format!(
+                "--{} goes after the command name",
+                opt.long
+            )));
+        }
+        _ => {}
+    }
+    let flag = format!("--{}", opt.long);
+    let value = |p: &mut lexopt::Parser| -> Result<OsString> {
+        match opt.takes {
+            Takes::Optional(_) => Ok(p.optional_value().unwrap_or_default()),
+            _ => p
+                .value()
+                .map_err(|_| Error::usage(format!("{flag} needs a value"))),
+        }
+    };
+    match opt.id {
+        OptId::Json => raw.json = true,
+        OptId::Jsonl => raw.jsonl = true,
+        OptId::Quiet => g.quiet = true,
+        OptId::ApiUrl => g.flags.api_url = Some(text(value(p)?)?),
+        OptId::Timeout => g.flags.timeout_secs = Some(number(value(p)?, &flag)?),
+        OptId::Retries => g.flags.retries = Some(number(value(p)?, &flag)?),
+        OptId::EnvFile => g.flags.env_file = Some(value(p)?.into()),
+        OptId::Help => raw.help = true,
+        OptId::Version => raw.version = true,
+        OptId::Tag => raw.filters.tags.push(text(value(p)?)?),
+        OptId::Query => raw.filters.query = Some(text(value(p)?)?),
+        OptId::ExcludeFailed => raw.filters.exclude_failed = true,
+        OptId::Oldest => raw.filters.oldest = true,
+        OptId::Take => raw.filters.take = Some(number(value(p)?, &flag)?),
+        OptId::Cursor => raw.filters.cursor = Some(text(value(p)?)?),
+        OptId::FromDate => raw.from = Some(text(value(p)?)?),
+        OptId::ToDate => raw.to = Some(text(value(p)?)?),
+        OptId::Status => {
+            for s in text(value(p)?)?.split(',') {
+                raw.statuses.push(status_name(s)?);
+            }
+        }
+        OptId::All => raw.all = true,
+        OptId::Limit => raw.limit = Some(number(value(p)?, &flag)?),
+        OptId::Wait => {
+            let v = value(p)?;
+            let secs = if v.is_empty() {
+                DEFAULT_WAIT_SECS
+            } else {
+                number(v, &flag)?
+            };
+            if secs > MAX_WAIT_SECS {
+                return Err(Error::usage(format!(
+                    "--wait is at most {MAX_WAIT_SECS} seconds (a week)"
+                )));
+            }
+            raw.wait = Some(secs);
+        }
+        OptId::Raw => raw.raw = true,
+        OptId::Download => raw.download = true,
+        OptId::Dir => raw.dir = Some(value(p)?.into()),
+        OptId::Jobs => raw.jobs = Some(number(value(p)?, "-j")?),
+        OptId::Force => raw.force = true,
+        OptId::Nsfw => raw.nsfw = true,
+        OptId::Output => raw.output = Some(text(value(p)?)?),
+    }
+    Ok(())
+}
+
+/// The output mode: `--json` and `--jsonl` exclude each other, and a
+/// command whose output is not JSON refuses both.
+fn mode(raw: &Raw, spec: &CommandSpec) -> Result<Mode> {
+    match (raw.json, raw.jsonl) {
+        (true, true) => Err(Error::usage("--json and --jsonl cannot be used together")),
+        (false, false) => Ok(Mode::Text),
+        _ if spec.name == "completions" => Err(Error::usage(
+            "'completions' prints a shell script; --json and --jsonl do not apply",
+        )),
+        (true, false) => Ok(Mode::Json),
+        (false, true) => Ok(Mode::Jsonl),
+    }
+}
+
+/// `help [command]`.
+fn help_topic(raw: &Raw) -> Result<Action> {
+    let mut topics = raw.positionals.iter();
+    let topic = topics.next().cloned().map(text).transpose()?;
+    if let Some(extra) = topics.next() {
+        return Err(Error::usage(format!(
+            "unexpected argument '{}'",
+            extra.to_string_lossy()
+        ))
+        .with_usage(help::usage_of("help")));
+    }
+    match topic {
+        None => Ok(Action::Help(None)),
+        Some(t) => Ok(Action::Help(Some(find_command(&t)?.name.to_string()))),
+    }
+}
+
+/// The command's arguments checked and turned into a [`Command`].
+fn build(name: &str, raw: Raw) -> Result<Command> {
+    let mut args = Args(raw.positionals.clone().into_iter());
+    let command = match name {
+        "test" => Command::Test,
+        "user" => {
+            let user_id = args.id("<userId>")?;
+            if let Some(take) = raw.filters.take {
+                if !(1..=10).contains(&take) {
+                    return Err(Error::usage(format!(
+                        "--take must be between 1 and 10 for 'user' (got {take})"
+                    )));
+                }
+            }
+            Command::User(UserOpts {
+                user_id,
+                filters: raw.filters,
+            })
+        }
+        "workflows" => workflows(raw)?,
+        "workflow" => Command::Workflow {
+            id: args.id("<workflowId>")?,
+            wait: raw.wait,
+        },
+        "job" => Command::Job {
+            id: args.id("<jobId>")?,
+            raw: raw.raw,
+        },
+        "step" => Command::Step {
+            workflow_id: args.id("<workflowId>")?,
+            step: args.id("<stepName>")?,
+        },
+        "results" => results(raw, &mut args)?,
+        "blob" => blob(raw, &mut args)?,
+        "completions" => match args.next_text()?.as_deref() {
+            Some(s @ ("bash" | "zsh" | "fish")) => Command::Completions(s.to_string()),
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "unknown shell '{other}'; use bash, zsh or fish"
+                )))
+            }
+            None => return Err(Error::usage("missing <shell>: bash, zsh or fish")),
+        },
+        other => return Err(Error::usage(format!("unknown command '{other}'"))),
+    };
+    args.end()?;
+    Ok(command)
+}
+
+fn workflows(raw: Raw) -> Result<Command> {
+    if raw.filters.take == Some(0) {
+        return Err(Error::usage("--take must be at least 1"));
+    }
+    if raw.limit == Some(0) {
+        return Err(Error::usage("--limit must be at least 1"));
+    }
+    let o = WorkflowsOpts {
+        filters: raw.filters,
+        from: raw.from,
+        to: raw.to,
+        statuses: raw.statuses,
+        all: raw.all,
+        limit: raw.limit,
+    };
+    if !raw.positionals.is_empty() {
+        return Err(Error::usage(format!(
+            "unexpected argument '{}'",
+            raw.positionals[0].to_string_lossy()
+        )));
+    }
+    Ok(Command::Workflows(o))
+}
+
+fn results(raw: Raw, args: &mut Args) -> Result<Command> {
+    let jobs = raw.jobs.unwrap_or(DEFAULT_JOBS);
+    if !(1..=64).contains(&jobs) {
+        return Err(Error::usage("-j must be between 1 and 64"));
+    }
+    let mut workflow_ids = Vec::new();
+    while let Some(id) = args.next_id()? {
+        workflow_ids.push(id);
+    }
+    if workflow_ids.is_empty() {
+        return Err(Error::usage("missing <workflowId>"));
+    }
+    Ok(Command::Results(ResultsOpts {
+        workflow_ids,
+        download: raw.download,
+        dir: raw.dir,
+        jobs,
+        force: raw.force,
+        nsfw: raw.nsfw,
+    }))
+}
+
+fn blob(raw: Raw, args: &mut Args) -> Result<Command> {
+    if raw.output.is_some() && raw.dir.is_some() {
+        return Err(Error::usage("--output and --dir cannot be used together"));
+    }
+    Ok(Command::Blob(BlobOpts {
+        blob_id: args.id("<blobId>")?,
+        download: raw.download,
+        nsfw: raw.nsfw,
+        dir: raw.dir,
+        output: raw.output,
+        force: raw.force,
+    }))
+}
+
+/// The positional arguments, taken in order.
+struct Args(std::vec::IntoIter<OsString>);
+
+impl Args {
+    fn next_text(&mut self) -> Result<Option<String>> {
+        self.0.next().map(text).transpose()
+    }
+
+    /// The next id or name for a path segment: an empty one would change the path.
+    fn next_id(&mut self) -> Result<Option<String>> {
+        match self.next_text()? {
+            Some(s) if s.trim().is_empty() => Err(Error::usage("an id cannot be empty")),
+            other => Ok(other),
+        }
+    }
+
+    fn id(&mut self, name: &str) -> Result<String> {
+        self.next_id()?
+            .ok_or_else(|| Error::usage(format!("missing {name}")))
+    }
+
+    /// Refuses what is left over.
+    fn end(&mut self) -> Result<()> {
+        match self.0.next() {
+            Some(extra) => Err(Error::usage(format!(
+                "unexpected argument '{}'",
+                extra.to_string_lossy()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every status the API reports; `--status` accepts only these.
+pub const STATUSES: &[&str] = &[
+    "unassigned",
+    "preparing",
+    "scheduled",
+    "processing",
+    "succeeded",
+    "failed",
+    "expired",
+    "canceled",
+    "deleted",
+];
+
+fn status_name(s: &str) -> Result<String> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = if s == "cancelled" {
+        "canceled".into()
+    } else {
+        s
+    };
+    if STATUSES.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(Error::usage(format!(
+            "unknown status '{s}' for --status; use one or more of: {}",
+            STATUSES.join(", ")
+        )))
+    }
+}
+
+fn text(v: OsString) -> Result<String> {
+    v.into_string()
+        .map_err(|v| Error::usage(format!("{} is not valid UTF-8", v.to_string_lossy())))
+}
+
+fn number<T: std::str::FromStr>(v: OsString, flag: &str) -> Result<T> {
+    let s = text(v)?;
+    s.trim().parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid value for {flag}: '{s}' is not a whole number"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Action> {
+        parse(std::iter::once("civitai-orch").chain(args.iter().copied()))
+    }
+
+    fn command(args: &[&str]) -> (Globals, Command) {
+        match run(args) {
+            Ok(Action::Run(g, c)) => (g, c),
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match run(args) {
+            Err(e) => {
+                assert_eq!(e.exit_code(), 2, "{args:?}");
+                e.message
+            }
+            other => panic!("{args:?} should fail, gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_is_help() {
+        assert_eq!(run(&[]).unwrap(), Action::Help(None));
+        assert_eq!(run(&["--help"]).unwrap(), Action::Help(None));
+        assert_eq!(run(&["-V"]).unwrap(), Action::Version);
+    }
+
+    #[test]
+    fn globals_go_before_or_after_the_command() {
+        let (g1, c1) = command(&["--json", "--api-url", "http://x", "test"]);
+        let (g2, c2) = command(&["test", "--api-url=http://x", "--json"]);
+        assert_eq!((g1, c1), (g2, c2));
+    }
+
+    #[test]
+    fn option_values_take_both_spellings() {
+        let (_, a) = command(&["workflows", "--take=5", "--tag", "a", "--tag=b"]);
+        let (_, b) = command(&["workflows", "--take", "5", "--tags=a", "--tag", "b"]);
+        assert_eq!(a, b);
+        match a {
+            Command::Workflows(o) => {
+                assert_eq!(o.filters.take, Some(5));
+                assert_eq!(o.filters.tags, ["a", "b"]);
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn camel_and_kebab_spellings_agree() {
+        let (_, a) = command(&["workflows", "--excludeFailed", "--oldest"]);
+        let (_, b) = command(&["workflows", "--exclude-failed", "--ascending"]);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn wait_takes_its_value_only_with_equals() {
+        let (_, c) = command(&["workflow", "abc", "--wait"]);
+        assert_eq!(
+            c,
+            Command::Workflow {
+                id: "abc".into(),
+                wait: Some(DEFAULT_WAIT_SECS)
+            }
+        );
+        let (_, c) = command(&["workflow", "--wait=5", "abc"]);
+        assert_eq!(
+            c,
+            Command::Workflow {
+                id: "abc".into(),
+                wait: Some(5)
+            }
+        );
+        // `--wait 5` leaves 5 as a second positional: refused.
+        usage_error(&["workflow", "abc", "--wait", "5"]);
+    }
+
+    #[test]
+    fn user_take_is_bounded() {
+        assert!(usage_error(&["user", "1", "--take=11"]).contains("between 1 and 10"));
+        usage_error(&["user", "1", "--take=0"]);
+        let (_, c) = command(&["user-workflows", "42", "--take=10"]);
+        assert!(matches!(c, Command::User(UserOpts { ref user_id, .. }) if user_id == "42"));
+    }
+
+    #[test]
+    fn statuses_are_checked() {
+        let (_, c) = command(&["workflows", "--status=succeeded,Processing"]);
+        match c {
+            Command::Workflows(o) => assert_eq!(o.statuses, ["succeeded", "processing"]),
+            c => panic!("{c:?}"),
+        }
+        assert!(usage_error(&["workflows", "--status=done"]).contains("unknown status"));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error_with_the_usage_line() {
+        let e = run(&["workflows", "--bogus"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.usage, Some(help::usage_of("workflows")));
+        usage_error(&["frobnicate"]);
+        usage_error(&["workflows", "--take=abc"]);
+        usage_error(&["workflow"]);
+        usage_error(&["step", "wf"]);
+        usage_error(&["job", "a", "b"]);
+        usage_error(&["--json", "--jsonl", "test"]);
+        usage_error(&["results"]);
+        usage_error(&["results", "x", "-j", "0"]);
+        usage_error(&["--timeout"]);
+        usage_error(&["workflow", ""]);
+        usage_error(&["workflows", "--limit=0"]);
+        usage_error(&["workflow", "x", "--wait=99999999999999"]);
+        assert_eq!(
+            run(&["help", "job", "--json"]).unwrap(),
+            Action::Help(Some("job".into()))
+        );
+    }
+
+    #[test]
+    fn command_help_is_an_action() {
+        assert_eq!(
+            run(&["workflows", "--help"]).unwrap(),
+            Action::Help(Some("workflows".into()))
+        );
+        assert_eq!(
+            run(&["help", "user-workflows"]).unwrap(),
+            Action::Help(Some("user".into()))
+        );
+    }
+
+    #[test]
+    fn results_takes_several_ids_and_jobs() {
+        let (_, c) = command(&["results", "a", "b", "-j", "2", "--download"]);
+        match c {
+            Command::Results(o) => {
+                assert_eq!(o.workflow_ids, ["a", "b"]);
+                assert_eq!(o.jobs, 2);
+                assert!(o.download);
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! HTTP: one ureq agent for the whole run, requests of any method with an
+//! optional body, the bearer token on API requests only, and the retry
+//! loop, which repeats a request only when the rules of `retry` say that
+//! repeating it cannot do a thing twice.
+//!
+//! The agent is built with `http_status_as_error(false)` so that the status,
+//! the body and `Retry-After` of a failed request reach us, and with redirects
+//! off: a blob's redirect to its CDN is followed by hand, without the token.
+
+mod messages;
+mod proxy;
+pub mod retry;
+mod tls;
+
+use std::fs::File;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use ureq::http::{self as h, Response};
+use ureq::tls::TlsConfig;
+use ureq::{Agent, AsSendBody, Body};
+
+use crate::config::{Config, CONNECT_TIMEOUT};
+use crate::error::{Error, Kind, Result};
+use crate::notes::Notes;
+use crate::text::escape;
+pub use messages::{reason, status_error, transport_error};
+pub use proxy::host_of;
+use retry::{Failure, Method};
+
+/// Error bodies are read up to this size for their message.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// JSON bodies larger than this are refused rather than held in memory.
+const JSON_BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+pub struct Client {
+    agent: Agent,
+    api_url: String,
+    auth: String,
+    masked_token: String,
+    timeout: Duration,
+    retries: u32,
+    proxies: proxy::ProxyChoice,
+    notes: Notes,
+}
+
+/// Whether a request carries the bearer token: only requests to the API do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Api,
+    None,
+}
+
+/// What a request sends after its head.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    Empty,
+    /// A JSON document.
+    Json(&'a [u8]),
+    /// A file, streamed from disk (opened anew for each try).
+    File {
+        path: &'a Path,
+        content_type: &'a str,
+    },
+}
+
+/// One request to the API.
+pub struct Call<'a> {
+    pub method: Method,
+    /// The path and query, after the API URL.
+    pub path: &'a str,
+    pub payload: Payload<'a>,
+    /// The request carries an idempotency key: the server does it once
+    /// however often it is sent, so a POST may be repeated too.
+    pub keyed: bool,
+    /// The thing asked for, for messages (`workflow 'x'`).
+    pub what: &'a str,
+}
+
+/// A successful API answer whose body was read.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Client {
+    pub fn new(cfg: &Config, notes: Notes) -> Result<Client> {
+        let token = cfg.require_token()?;
+        let tls = TlsConfig::builder()
+            .root_certs(tls::root_certs(cfg)?)
+            .build();
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .user_agent(concat!("civitai-orch/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .tls_config(tls)
+            .proxy(None)
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            api_url: cfg.api_url.clone(),
+            auth: format!("Bearer {token}"),
+            masked_token: mask(token),
+            timeout: cfg.timeout,
+            retries: cfg.retries,
+            proxies: proxy::ProxyChoice::new(&cfg.proxies)?,
+            notes,
+        })
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn masked_token(&self) -> &str {
+        &self.masked_token
+    }
+
+    /// GET an API path (with its query) and read the body of a 2xx answer;
+    /// `what` names the thing asked for, for a 404's message.
+    pub fn get(&self, path: &str, what: &str) -> Result<Answer> {
+        self.get_with(path, what, self.timeout, self.retries)
+    }
+
+    /// [`get`] with its own time bound and number of retries (`--wait`
+    /// polls once per try and must not outlast its deadline).
+    ///
+    /// [`get`]: Client::get
+    pub fn get_with(
+        &self,
+        path: &str,
+        what: &str,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Answer> {
+        let call = Call {
+            method: Method::Get,
+            path,
+            payload: Payload::Empty,
+            keyed: false,
+            what,
+        };
+        self.call_with(&call, timeout, retries)
+    }
+
+    /// Sends one request of any method to the API and reads the body of its
+    /// 2xx answer, retrying as far as the method and the key allow.
+    pub fn call(&self, call: &Call) -> Result<Answer> {
+        self.call_with(call, self.timeout, self.retries)
+    }
+
+    fn call_with(&self, call: &Call, timeout: Duration, retries: u32) -> Result<Answer> {
+        let url = format!("{}{}", self.api_url, call.path);
+        let what = call.what;
+        self.with_retries(call.method, call.keyed, retries, || {
+            let mut resp = match self.send(call.method, &url, Auth::Api, &[], call.payload, Some(timeout)) {
+                Ok(r) => r,
+                Err(e) => return self.transport_attempt(e, &url, timeout),
+            };
+            let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                return match read_body(&mut resp, JSON_BODY_LIMIT) {
+                    Ok(Ok(body)) => Attempt::Done(Answer { status, body }),
+                    Ok(Err(_)) => Attempt::Fail(Error::other(format!(
+                        "the API sent a body that is not valid UTF-8 for {what}"
+                    ))),
+                    Err(e) => self.transport_attempt(e, &url, timeout),
+                };
+            }
+            Attempt::from_status(&mut resp, what)
+        })
+    }
+
+    /// Opens a GET whose body the caller streams: 2xx and 3xx answers come
+    /// back as they are, anything else as an error. Retries like [`get`].
+    ///
+    /// [`get`]: Client::get
+    pub fn open(
+        &self,
+        url: &str,
+        auth: Auth,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Response<Body>> {
+        self.with_retries(Method::Get, false, self.retries, || {
+            let mut resp = match self.send(Method::Get, url, auth, headers, Payload::Empty, None) {
+                Ok(r) => r,
+                Err(e) => return self.transport_attempt(e, url, self.timeout),
+            };
+            let status = resp.status().as_u16();
+            if (200..400).contains(&status) || status == 416 {
+                Attempt::Done(resp)
+            } else {
+                Attempt::from_status(&mut resp, what)
+            }
+        })
+    }
+
+    /// One request. `total` bounds the whole exchange (API calls); without it
+    /// (downloads) only each read is bounded, so large files are not cut off.
+    fn send(
+        &self,
+        method: Method,
+        url: &str,
+        auth: Auth,
+        headers: &[(&str, &str)],
+        payload: Payload,
+        total: Option<Duration>,
+    ) -> Result<Response<Body>, Sent> {
+        let mut req = h::Request::builder().method(method.as_str()).uri(url);
+        if auth == Auth::Api {
+            req = req.header("Authorization", &self.auth);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match payload {
+            Payload::Empty => self.run(req, (), url, total),
+            Payload::Json(bytes) => {
+                let req = req.header("Content-Type", "application/json");
+                self.run(req, bytes, url, total)
+            }
+            Payload::File { path, content_type } => {
+                let file = File::open(path).map_err(|e| {
+                    Sent::Local(Error::other(format!("cannot read {}: {e}", path.display())))
+                })?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let req = req
+                    .header("Content-Type", content_type)
+                    .header("Content-Length", len.to_string());
+                self.run(req, file, url, total)
+            }
+        }
+    }
+
+    fn run(
+        &self,
+        req: h::request::Builder,
+        body: impl AsSendBody,
+        url: &str,
+        total: Option<Duration>,
+    ) -> Result<Response<Body>, Sent> {
+        let req = req
+            .body(body)
+            .map_err(|e| Sent::Local(Error::usage(format!("invalid request to '{}': {e}", escape(url)))))?;
+        let req = self
+            .agent
+            .configure_request(req)
+            .proxy(self.proxies.for_url(url))
+            .timeout_global(total)
+            .timeout_per_read(Some(self.timeout))
+            .build();
+        self.agent.run(req).map_err(Sent::Transport)
+    }
+
+    /// A failed exchange, told apart by whether a proxy was in the way.
+    fn transport_attempt<T>(&self, err: Sent, url: &str, timeout: Duration) -> Attempt<T> {
+        match err {
+            Sent::Local(e) => Attempt::Fail(e),
+            Sent::Transport(err) => {
+                let proxied = self.proxies.for_url(url).is_some();
+                Attempt::from_transport(err, url, timeout, proxied)
+            }
+        }
+    }
+
+    fn with_retries<T>(
+        &self,
+        method: Method,
+        keyed: bool,
+        retries: u32,
+        mut attempt: impl FnMut() -> Attempt<T>,
+    ) -> Result<T> {
+        let total = retries.saturating_add(1);
+        let mut n = 1;
+        loop {
+            match attempt() {
+                Attempt::Done(t) => return Ok(t),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry(cause) => {
+                    if !retry::may_repeat(method, keyed, cause.failure) {
+                        return Err(cause.error);
+                    }
+                    if n >= total {
+                        return Err(cause.give_up(retries));
+                    }
+                    let wait = cause
+                        .retry_after
+                        .unwrap_or_else(|| retry::backoff(n, jitter_seed()));
+                    self.notes.note(&format!(
+                        "{}; retrying in {}s (attempt {} of {total})",
+                        cause.label,
+                        retry::display_secs(wait),
+                        n + 1
+                    ));
+                    std::thread::sleep(wait);
+                    n += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Why a request got no answer: a problem found before anything was sent
+/// (a file to upload that cannot be read), or the transport's error.
+enum Sent {
+    Local(Error),
+    Transport(ureq::Error),
+}
+
+/// What one try came to.
+enum Attempt<T> {
+    Done(T),
+    /// A failure that repeating might mend, if the request may be repeated.
+    Retry(RetryCause),
+    Fail(Error),
+}
+
+struct RetryCause {
+    /// What happened, for the retry rules.
+    failure: Failure,
+    /// Shown in the note: `rate limited (429)`.
+    label: String,
+    retry_after: Option<Duration>,
+    /// What to report when no retry is left.
+    error: Error,
+}
+
+impl RetryCause {
+    fn give_up(self, retries: u32) -> Error {
+        let mut e = self.error;
+        if e.kind == Kind::RateLimited {
+            e.message = if retries == 0 {
+                "429 Too Many Requests: rate limited, and retries are off (--retries 0); \
+                 wait and try again"
+                    .into()
+            } else {
+                format!(
+                    "429 Too Many Requests: still rate limited after {retries} retries; \
+                     wait a minute and try again, or raise --retries"
+                )
+            };
+        }
+        e
+    }
+}
+
+impl<T> Attempt<T> {
+    /// A failed exchange: one that never reached the server, or a dropped
+    /// connection, may be worth another try; anything else is final.
+    fn from_transport(err: ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Attempt<T> {
+        let error = transport_error(&err, url, timeout, proxied);
+        let failure = if retry::never_sent(&err) {
+            Failure::NotSent
+        } else if messages::is_dropped(&err) {
+            Failure::Dropped
+        } else {
+            return Attempt::Fail(error);
+        };
+        Attempt::Retry(RetryCause {
+            failure,
+            label: format!(
+                "connection {} ({})",
+                if failure == Failure::NotSent { "failed" } else { "dropped" },
+                messages::short_transport(&err)
+            ),
+            retry_after: None,
+            error,
+        })
+    }
+
+    /// A non-success status: 429 and 502/503/504 may be retried.
+    fn from_status(resp: &mut Response<Body>, what: &str) -> Attempt<T> {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        // The body is only context for the message: a failure to read it is not worth reporting.
+        let body = match read_body(resp, ERROR_BODY_LIMIT) {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            Err(_) => String::new(),
+        };
+        let body = match resp.headers().get("location").and_then(|v| v.to_str().ok()) {
+            Some(loc) if (300..400).contains(&status) => format!("redirected to {}", escape(loc)),
+            _ => body,
+        };
+        let error = status_error(status, &content_type, &body, what);
+        if !retry::is_retryable_status(status) {
+            return Attempt::Fail(error);
+        }
+        let label = if status == 429 {
+            "rate limited (429)".to_string()
+        } else {
+            format!("server error ({} {})", status, reason(status))
+        };
+        Attempt::Retry(RetryCause {
+            failure: Failure::Status(status),
+            label,
+            retry_after,
+            error,
+        })
+    }
+}
+
+/// The body as text: a transport failure is the outer error, bytes that are
+/// not UTF-8 the inner one (that is the server's fault, not the network's).
+fn read_body(
+    resp: &mut Response<Body>,
+    limit: u64,
+) -> Result<Result<String, std::string::FromUtf8Error>, Sent> {
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(Sent::Transport)?;
+    Ok(String::from_utf8(bytes))
+}
+
+/// At most the first 4 characters, and only of a token long enough that
+/// they give nothing away.
+fn mask(token: &str) -> String {
+    let n = token.chars().count();
+    if n >= 16 {
+        let head: String = token.chars().take(4).collect();
+        format!("{head}... ({n} characters)")
+    } else {
+        format!("set ({n} characters)")
+    }
+}
+
+/// Jitter for backoff; the clock's nanoseconds are random enough for that.
+fn jitter_seed() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64)
+}
