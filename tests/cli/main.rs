@@ -24,6 +24,7 @@ mod completions;
 mod config;
 mod downloads;
 mod errors;
+mod fake_orchestrator;
 mod help;
 mod job;
 mod results;

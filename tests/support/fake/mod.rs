@@ -132,6 +132,12 @@ impl Fake {
             .clone()
     }
 
+    /// Adds a workflow to the store (after the others: the newest), or
+    /// replaces the one with its `id`; listings and `GET` then serve it.
+    pub fn put_workflow(&self, workflow: Value) {
+        self.shared.workflows.lock().unwrap().put(workflow);
+    }
+
     /// Bytes of a fixture media file.
     pub fn media(&self, blob_id: &str) -> Vec<u8> {
         std::fs::read(self.shared.fixtures.media.join(blob_id)).unwrap()
