@@ -158,14 +158,10 @@ fn load(dir: &Path) -> (Fixtures, Workflows) {
         .collect();
 
     let mut seed = json_files(&dir.join("workflows"));
-    seed.sort_by(|a, b| {
-        let key = |w: &Value| {
-            (
-                w["createdAt"].as_str().unwrap_or("").to_string(),
-                w["id"].to_string(),
-            )
-        };
-        key(a).cmp(&key(b))
+    // Creation order is `createdAt` order (ids break ties).
+    seed.sort_by_cached_key(|w| {
+        let text = |key: &str| w[key].as_str().unwrap_or("").to_string();
+        (text("createdAt"), text("id"))
     });
     let mut workflows = Workflows {
         order: Vec::new(),
