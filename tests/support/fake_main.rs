@@ -3,7 +3,7 @@
 //!
 //! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--url-file PATH]
 
-#[path = "fake.rs"]
+#[path = "fake/mod.rs"]
 mod fake;
 
 fn main() {

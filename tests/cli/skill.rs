@@ -7,14 +7,10 @@
 //! fails the example. Without `jq` on the machine, the part of a line before
 //! its first `| jq` still runs, and the note says so.
 
-// The shared support module exports more than these tests use.
-#[allow(unused_imports)]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::{temp_dir, Fake, BIN, TOKEN};
+use crate::support::{temp_dir, Fake, BIN, TOKEN};
 
 fn skill() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("SKILL.md");

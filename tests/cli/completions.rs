@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_civitai-orch");
+use crate::support::BIN;
 
 fn script(shell: &str) -> String {
     let out = Command::new(BIN)

@@ -1,0 +1,83 @@
+//! Settings: the environment, `.env` and `--env-file` and how they layer,
+//! proxies, and numbers such as `--timeout` that must make sense.
+
+use crate::support::{cli, temp_dir, Cli, Fake, TOKEN};
+
+#[test]
+fn env_files_fill_in_what_the_environment_lacks() {
+    let fake = Fake::start();
+    let dir = temp_dir("envfile");
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "# settings\nexport CIVITAI_API_TOKEN=\"{TOKEN}\"\nCIVITAI_API_URL='{}/'\n",
+            fake.url
+        ),
+    )
+    .unwrap();
+    Cli::new(None, &["test"])
+        .dir(&dir)
+        .run()
+        .ok()
+        .stdout_has("Connection successful!");
+
+    // The real environment wins over the file.
+    Cli::new(None, &["test"])
+        .dir(&dir)
+        .env("CIVITAI_API_TOKEN", "from-env-token-xxxxxxxx")
+        .run()
+        .code(3);
+
+    // --env-file names another file; a missing one is a usage error.
+    let other = temp_dir("envfile2");
+    let path = other.join("civitai.env");
+    std::fs::write(
+        &path,
+        format!("CIVITAI_API_TOKEN={TOKEN}\nCIVITAI_API_URL={}\n", fake.url),
+    )
+    .unwrap();
+    Cli::new(None, &["test", "--env-file", path.to_str().unwrap()])
+        .run()
+        .ok();
+    Cli::new(None, &["--env-file=/nope/.env", "test"])
+        .run()
+        .code(2)
+        .stderr_has("--env-file");
+}
+
+#[test]
+fn env_file_values_may_carry_comments_and_layer_with_dot_env() {
+    let fake = Fake::start();
+    let dir = temp_dir("envlayer");
+    std::fs::write(dir.join(".env"), format!("CIVITAI_API_URL={}\n", fake.url)).unwrap();
+    let file = dir.join("token.env");
+    std::fs::write(
+        &file,
+        format!("\u{feff}export\tCIVITAI_API_TOKEN=\"{TOKEN}\" # the test token\n"),
+    )
+    .unwrap();
+    Cli::new(None, &["test", "--env-file", file.to_str().unwrap()])
+        .dir(&dir)
+        .run()
+        .ok();
+}
+
+#[test]
+fn socks_proxies_and_absurd_numbers_are_usage_errors() {
+    let fake = Fake::start();
+    for (k, v) in [
+        ("HTTP_PROXY", "socks5://127.0.0.1:1"),
+        ("HTTPS_PROXY", "socks4://x:1"),
+    ] {
+        Cli::new(Some(&fake), &["test"])
+            .env(k, v)
+            .run()
+            .code(2)
+            .one_error_line()
+            .stderr_has("only http:// and https:// proxies");
+    }
+    cli(&fake, &["test", "--timeout=9223372036854775807"])
+        .code(2)
+        .stderr_has("--timeout must be");
+    cli(&fake, &["test", "--timeout=0"]).code(2);
+}

@@ -1,0 +1,327 @@
+//! Errors and exit codes, whatever the command: usage (2), auth (3), not found
+//! (4), network and server (5), rate limits (6); the one error line, its JSON
+//! form, the token never shown; retries with and without `Retry-After`, cut
+//! and non-JSON bodies, timeouts, refused connections, a closed stdout.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{cli, Cli, Fake, Reply, TOKEN};
+use crate::{workflow_path, W1};
+
+#[test]
+fn usage_errors_exit_2_with_the_usage_line() {
+    for args in [
+        vec!["frobnicate"],
+        vec!["workflows", "--bogus"],
+        vec!["workflows", "--take=abc"],
+        vec!["workflow"],
+        vec!["step", "only-one"],
+        vec!["--env-file", "/nonexistent/.env", "test"],
+    ] {
+        let run = Cli::new(None, &args).env("CIVITAI_API_TOKEN", TOKEN).run();
+        run.code(2).one_error_line();
+        assert!(run.stdout.is_empty(), "{run:?}");
+    }
+    Cli::new(None, &["workflows", "--bogus"])
+        .run()
+        .stderr_has("usage: civitai-orch workflows");
+}
+
+#[test]
+fn not_found_names_what_and_json_errors_are_one_line() {
+    let fake = Fake::start();
+    cli(&fake, &["workflow", "missing-id"])
+        .code(4)
+        .one_error_line()
+        .stderr_has("error: 404 Not Found: no workflow 'missing-id' (Not Found: Workflow missing-id could not be found)");
+    let run = cli(&fake, &["--json", "workflow", "missing-id"]);
+    run.code(4);
+    assert!(run.stdout.is_empty());
+    let err: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "not_found");
+    assert_eq!(err["error"]["status"], 404);
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing-id"));
+    let run = cli(&fake, &["--jsonl", "workflows", "--take=x"]);
+    run.code(2);
+    let err: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "usage");
+}
+
+#[test]
+fn auth_errors_exit_3_and_never_show_the_token() {
+    let fake = Fake::start();
+    Cli::new(Some(&fake), &["test"])
+        .env("CIVITAI_API_TOKEN", "wrong-token-ABCDEFGHIJKLMNOP")
+        .run()
+        .code(3)
+        .one_error_line()
+        .stderr_has("401 Unauthorized")
+        .stderr_has("check CIVITAI_API_TOKEN");
+    let run = Cli::new(Some(&fake), &["workflows"])
+        .env_remove("CIVITAI_API_TOKEN")
+        .run();
+    run.code(3).one_error_line().stderr_has("no API token");
+    assert_eq!(fake.api_requests().len(), 1, "no request without a token");
+
+    // A server that echoes the token back does not get it printed.
+    fake.script(
+        &workflow_path("echo"),
+        vec![Reply::problem(
+            400,
+            "Bad Request",
+            &format!("bad header Bearer {TOKEN}"),
+        )],
+    );
+    let run = cli(&fake, &["workflow", "echo"]);
+    run.code(2);
+    assert!(!run.stderr.contains(TOKEN), "{run:?}");
+}
+
+#[test]
+fn any_token_echoed_back_is_hidden() {
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::problem(401, "Unauthorized", "bad token Bearer abc")],
+    );
+    let run = Cli::new(Some(&fake), &["test"])
+        .env("CIVITAI_API_TOKEN", "abc")
+        .run();
+    run.code(3);
+    assert!(!run.stderr.contains("Bearer abc"), "{run:?}");
+    Cli::new(Some(&fake), &["test"])
+        .env("CIVITAI_API_TOKEN", "abc\ndef")
+        .run()
+        .code(3)
+        .stderr_has("control character");
+}
+
+#[test]
+fn validation_errors_exit_2_with_the_field() {
+    let fake = Fake::start();
+    let body =
+        std::fs::read_to_string(crate::support::fake::fixtures_dir().join("errors/422.json"))
+            .unwrap();
+    fake.script("/v2/consumer/workflows", vec![Reply::json(422, &body)]);
+    cli(&fake, &["workflows"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("422 Unprocessable Entity")
+        .stderr_has("take: must be between 1 and 100");
+    // The fake validates take itself, as the API does.
+    cli(&fake, &["workflows", "--take=500"])
+        .code(2)
+        .stderr_has("take: must be between 1 and 100");
+}
+
+#[test]
+fn rate_limits_are_retried_with_and_without_retry_after() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(429, "Too Many Requests", "slow down").header("Retry-After", "1")],
+    );
+    let start = Instant::now();
+    let run = cli(&fake, &["workflow", W1]);
+    run.ok()
+        .stderr_has("rate limited (429); retrying in 1s (attempt 2 of 5)");
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "Retry-After honoured"
+    );
+    assert_eq!(fake.api_requests().len(), 2);
+
+    // Without Retry-After: backoff from 1s; still limited after all retries: exit 6.
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![
+            Reply::problem(429, "Too Many Requests", "x"),
+            Reply::problem(429, "Too Many Requests", "x"),
+        ],
+    );
+    let run = cli(&fake, &["workflow", W1, "--retries=1"]);
+    run.code(6)
+        .one_error_line()
+        .stderr_has("rate limited (429); retrying in ")
+        .stderr_has("(attempt 2 of 2)")
+        .stderr_has("still rate limited after 1 retries");
+    assert_eq!(fake.api_requests().len(), 2);
+
+    // --retries 0 turns retrying off; -q silences the notes.
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(429, "Too Many Requests", "x")],
+    );
+    let run = cli(&fake, &["workflow", W1, "--retries", "0"]);
+    run.code(6).stderr_has("retries are off");
+    assert_eq!(fake.api_requests().len(), 1);
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(429, "", "").header("Retry-After", "0")],
+    );
+    let run = cli(&fake, &["-q", "workflow", W1]);
+    run.ok();
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+#[test]
+fn retry_after_as_an_http_date() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(429, "Too Many Requests", "x")
+            .header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")],
+    );
+    // A date in the past means: retry now.
+    cli(&fake, &["workflow", W1])
+        .ok()
+        .stderr_has("retrying in 0s");
+}
+
+#[test]
+fn server_errors_retry_then_succeed_or_exit_5() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(503, "Service Unavailable", "busy").header("Retry-After", "0")],
+    );
+    cli(&fake, &["workflow", W1])
+        .ok()
+        .stderr_has("server error (503 Service Unavailable); retrying");
+
+    let fake = Fake::start();
+    let html =
+        std::fs::read_to_string(crate::support::fake::fixtures_dir().join("errors/502.html"))
+            .unwrap();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::html(502, &html), Reply::html(502, &html)],
+    );
+    let run = cli(&fake, &["workflow", W1, "--retries=1"]);
+    run.code(5)
+        .one_error_line()
+        .stderr_has("error: 502 Bad Gateway: the server failed; try again later");
+    assert!(!run.stderr.contains("<html"), "{run:?}");
+
+    // 500 is not retried.
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::problem(500, "Internal Server Error", "boom")],
+    );
+    cli(&fake, &["workflow", W1]).code(5).stderr_has("boom");
+    assert_eq!(fake.api_requests().len(), 1);
+}
+
+#[test]
+fn a_body_cut_short_is_retried_then_reported() {
+    let fake = Fake::start();
+    let cut = Reply::Cut {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        declared: 500,
+        body: br#"{"id":"x","sta"#.to_vec(),
+    };
+    fake.script(&workflow_path(W1), vec![cut.clone()]);
+    cli(&fake, &["workflow", W1])
+        .ok()
+        .stderr_has("connection dropped");
+
+    let fake = Fake::start();
+    fake.script(&workflow_path(W1), vec![cut]);
+    cli(&fake, &["workflow", W1, "--retries=0"])
+        .code(5)
+        .one_error_line()
+        .stderr_has("dropped before the answer was complete");
+}
+
+#[test]
+fn a_body_that_is_not_json_exits_1() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W1),
+        vec![Reply::json(200, "<html>oops</html>")],
+    );
+    cli(&fake, &["workflow", W1])
+        .code(1)
+        .one_error_line()
+        .stderr_has("not the expected JSON");
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(200, r#"{"items":[5]}"#)],
+    );
+    cli(&fake, &["workflows"]).code(1).one_error_line();
+    for body in ["null", "[]", "\"text\""] {
+        fake.script(&workflow_path(W1), vec![Reply::json(200, body)]);
+        cli(&fake, &["workflow", W1])
+            .code(1)
+            .one_error_line()
+            .stderr_has("not a JSON object");
+    }
+    fake.script(&workflow_path(W1), vec![Reply::json(200, "[]")]);
+    cli(&fake, &["results", W1])
+        .code(1)
+        .stderr_has("not a workflow");
+
+    // One odd field costs that field, not the listing.
+    let odd = r#"{"items":[{"id":"a","status":"succeeded","tags":"abc","steps":[null,{"name":7,"$type":"x","status":"queued"}]}],"next":null}"#;
+    fake.script("/v2/consumer/workflows", vec![Reply::json(200, odd)]);
+    cli(&fake, &["workflows"])
+        .ok()
+        .stdout_has("Steps: 7:x(queued)");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let fake = Fake::start();
+    fake.script(&workflow_path(W1), vec![Reply::Hang]);
+    let start = Instant::now();
+    cli(&fake, &["workflow", W1, "--timeout=1"])
+        .code(5)
+        .one_error_line()
+        .stderr_has("no answer from 127.0.0.1")
+        .stderr_has("--timeout");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_refused_connection_exits_5() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    Cli::new(
+        None,
+        &["test", "--api-url", &format!("http://127.0.0.1:{port}")],
+    )
+    .env("CIVITAI_API_TOKEN", TOKEN)
+    .run()
+    .code(5)
+    .one_error_line()
+    .stderr_has("cannot connect to 127.0.0.1");
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let fake = Fake::start();
+    let mut child = Cli::new(Some(&fake), &["--jsonl", "workflows", "--all", "--take=1"])
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

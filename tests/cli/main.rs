@@ -1,0 +1,78 @@
+//! The integration tests: the real binary against the fake orchestrator, in
+//! one test binary, with one file per command or concern, so that the test
+//! of a behaviour is found by its command's name:
+//!
+//! - `test_cmd`, `workflows`, `user`, `workflow`, `step`, `job`, `wait`,
+//!   `results`, `blob`, `completions`: one command each (`wait` is
+//!   `workflow --wait`);
+//! - `downloads`: what `results --download` and `blob --download` share
+//!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
+//! - `errors`: exit codes, error lines, retries, timeouts;
+//! - `config`: settings from the environment, env files, proxies, numbers;
+//! - `help`: help and version;
+//! - `skill`: the examples of SKILL.md, run as written;
+//! - `fake_orchestrator`: the fake itself (bodies, methods, scripts), so a
+//!   broken fake is not mistaken for a broken CLI.
+//!
+//! This file holds only the fixture ids and the helpers several files share.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod blob;
+mod completions;
+mod config;
+mod downloads;
+mod errors;
+mod fake_orchestrator;
+mod help;
+mod job;
+mod results;
+mod skill;
+mod step;
+mod test_cmd;
+mod user;
+mod wait;
+mod workflow;
+mod workflows;
+
+use std::path::Path;
+
+use support::Reply;
+
+// The fixture workflows (fixtures/workflows/), newest first.
+const W1: &str = "0-019be44b-181e-7a7e-ab1b-b58dc7610dca";
+const W_IMG: &str = "0-019be450-3c2d-7b11-9a4e-2f61d0c8e5a7";
+const W_FAIL: &str = "0-019be481-2222-7f55-b2c3-d4e5f6071829";
+const W_VID: &str = "0-019be461-77aa-7c02-8d1e-6b0f2e9a1c44";
+const W_COMFY: &str = "0-019be472-0f0f-7d33-b2a5-91c3e4d5f6a7";
+const W_PROC: &str = "0-019be480-1111-7e44-a1b2-c3d4e5f60718";
+/// The fixture job (fixtures/jobs/text-to-image.json).
+const JOB: &str = "58de87d7-d594-4d71-ae43-dd8fc1bcbd23";
+/// The first image of `W1`, a fixture media file.
+const JPEG: &str = "JNFDW54JNTATNW42HACYCWSQP0.jpeg";
+
+/// The API path of one workflow.
+fn workflow_path(id: &str) -> String {
+    format!("/v2/consumer/workflows/{id}")
+}
+
+/// The names in a folder, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A 200 that announces `declared` bytes and sends only `body`.
+fn cut_reply(ctype: &str, declared: usize, body: &[u8]) -> Reply {
+    Reply::Cut {
+        status: 200,
+        headers: vec![("Content-Type".into(), ctype.into())],
+        declared,
+        body: body.to_vec(),
+    }
+}

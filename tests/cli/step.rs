@@ -1,0 +1,20 @@
+//! `civitai-orch step`: one step of a workflow as JSON, and a step that is
+//! not there.
+
+use crate::support::{cli, Fake};
+use crate::W_COMFY;
+
+#[test]
+fn step_prints_one_step_as_json() {
+    let fake = Fake::start();
+    let step = cli(&fake, &["step", W_COMFY, "hash"]).ok().stdout.clone();
+    let v: serde_json::Value = serde_json::from_str(&step).unwrap();
+    assert_eq!(v["$type"], "mediaHash");
+    assert_eq!(
+        fake.api_requests()[0].raw_path,
+        format!("/v2/consumer/workflows/{W_COMFY}/steps/hash")
+    );
+    cli(&fake, &["step", W_COMFY, "nope"])
+        .code(4)
+        .stderr_has("no step 'nope' in workflow");
+}

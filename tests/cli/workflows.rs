@@ -1,0 +1,325 @@
+//! `civitai-orch workflows`: the listing, its filters and dates as sent, paging
+//! with `--all`, `--status` and `--limit`, and the text, JSON and JSON-lines
+//! forms of a page (counts, cursors, escaped server text).
+
+use crate::support::{cli, Fake, Reply};
+use crate::{W1, W_COMFY, W_FAIL, W_IMG, W_PROC, W_VID};
+
+#[test]
+fn workflows_lists_a_page_with_its_cursor() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["workflows", "--take=3"]);
+    run.ok()
+        .stdout_has("Found 3 workflow(s):")
+        .stdout_has("Next cursor: MjAyNi0wMS0yMVQyMjoyMToyNi4zMzJafDAtMDE5YmU0NGI")
+        .stdout_has(&format!("ID: {W1}\n  Status: succeeded\n  Created: 2026-01-21T22:21:26.332Z\n  Completed: 2026-01-21T22:21:41.870Z\n  Tags: user:12345, type:image\n  Steps: 0:textToImage(succeeded)\n  Prompt: \""))
+        .stdout_has("...\"\n");
+    assert!(!run.stdout.contains("Filters:"));
+    let req = &fake.api_requests()[0];
+    assert_eq!(req.param("take"), Some("3"));
+}
+
+#[test]
+fn workflows_sends_every_filter() {
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &[
+            "workflows",
+            "--tag",
+            "user:12345",
+            "--tag=type:image",
+            "--query=fox snow",
+            "--excludeFailed",
+            "--oldest",
+            "--take",
+            "5",
+            "--cursor=off:1",
+            "--from=2026-01-20",
+            "--to=2026-01-21T23:00+02:00",
+        ],
+    );
+    run.ok().stdout_has("Filters: tags=user:12345,type:image query=\"fox snow\" excludeFailed oldest first from=2026-01-20 to=2026-01-21T23:00+02:00");
+    let req = &fake.api_requests()[0];
+    assert_eq!(req.params("tags"), ["user:12345", "type:image"]);
+    assert_eq!(req.param("query"), Some("fox snow"));
+    assert_eq!(req.param("excludeFailed"), Some("true"));
+    assert_eq!(req.param("ascending"), Some("true"));
+    assert_eq!(req.param("take"), Some("5"));
+    assert_eq!(req.param("cursor"), Some("off:1"));
+    assert_eq!(req.param("fromDate"), Some("2026-01-20T00:00:00.000Z"));
+    assert_eq!(req.param("toDate"), Some("2026-01-21T21:00:00.000Z"));
+}
+
+#[test]
+fn kebab_aliases_send_the_same_request() {
+    let fake = Fake::start();
+    cli(&fake, &["workflows", "--exclude-failed", "--ascending"]).ok();
+    let req = &fake.api_requests()[0];
+    assert_eq!(req.param("excludeFailed"), Some("true"));
+    assert_eq!(req.param("ascending"), Some("true"));
+}
+
+#[test]
+fn every_date_form_is_sent_as_utc_millis() {
+    let fake = Fake::start();
+    let cases = [
+        ("2026-01-20", "--from", "2026-01-20T00:00:00.000Z"),
+        ("2026-01-20", "--to", "2026-01-20T23:59:59.999Z"),
+        ("2026-01-20T06:00", "--from", "2026-01-20T06:00:00.000Z"),
+        ("2026-01-20T06:00:30", "--from", "2026-01-20T06:00:30.000Z"),
+        (
+            "2026-01-20T06:00:30.1234",
+            "--from",
+            "2026-01-20T06:00:30.123Z",
+        ),
+        ("2026-01-20T06:00:00Z", "--from", "2026-01-20T06:00:00.000Z"),
+        (
+            "2026-01-20T06:00:00-05:30",
+            "--from",
+            "2026-01-20T11:30:00.000Z",
+        ),
+    ];
+    for (value, flag, sent) in cases {
+        cli(&fake, &["workflows", &format!("{flag}={value}")]).ok();
+        let req = fake.api_requests().pop().unwrap();
+        let key = if flag == "--from" {
+            "fromDate"
+        } else {
+            "toDate"
+        };
+        assert_eq!(req.param(key), Some(sent), "{flag}={value}");
+    }
+    // Relative spans count back from now.
+    use time::format_description::well_known::Rfc3339;
+    for (span, secs) in [
+        ("30m", 1800),
+        ("24h", 86_400),
+        ("7d", 604_800),
+        ("2w", 1_209_600),
+    ] {
+        cli(&fake, &["workflows", &format!("--from={span}")]).ok();
+        let req = fake.api_requests().pop().unwrap();
+        let sent = req.param("fromDate").unwrap().to_string();
+        assert!(sent.ends_with('Z') && sent.len() == 24, "{span} -> {sent}");
+        let sent = time::OffsetDateTime::parse(&sent, &Rfc3339).unwrap();
+        let expected = time::OffsetDateTime::now_utc() - time::Duration::seconds(secs);
+        assert!(
+            (sent - expected).abs() < time::Duration::seconds(60),
+            "{span} -> {sent}"
+        );
+    }
+}
+
+#[test]
+fn bad_dates_are_usage_errors_naming_the_flag() {
+    let fake = Fake::start();
+    for bad in [
+        "yesterday",
+        "2026-13-01",
+        "2026-02-30",
+        "2026-1-2",
+        "7x",
+        "2026-01-20T25:00",
+    ] {
+        cli(&fake, &["workflows", &format!("--from={bad}")])
+            .code(2)
+            .one_error_line()
+            .stderr_has("invalid --from")
+            .stderr_has("YYYY-MM-DD")
+            .stderr_has("usage: civitai-orch workflows");
+    }
+    cli(
+        &fake,
+        &["workflows", "--from=2026-02-01", "--to=2026-01-01"],
+    )
+    .code(2)
+    .stderr_has("--from");
+    assert!(
+        fake.api_requests().is_empty(),
+        "no request on a usage error"
+    );
+}
+
+#[test]
+fn all_walks_every_page_with_limit_and_status() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["--jsonl", "workflows", "--take=2", "--all"]);
+    run.ok();
+    let ids = run.jsonl_ids();
+    assert_eq!(ids, [W1, W_IMG, W_FAIL, W_VID, W_COMFY, W_PROC]);
+    let cursors: Vec<Option<String>> = fake
+        .api_requests()
+        .iter()
+        .map(|r| r.param("cursor").map(str::to_string))
+        .collect();
+    assert_eq!(cursors, [None, Some("off:2".into()), Some("off:4".into())]);
+    assert!(!run.stderr.contains("next cursor"), "{run:?}");
+
+    // --status filters on the client; --limit counts after the filter.
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &[
+            "--jsonl",
+            "workflows",
+            "--take=2",
+            "--all",
+            "--status=succeeded",
+            "--limit=3",
+        ],
+    );
+    run.ok();
+    let ids = run.jsonl_ids();
+    assert_eq!(ids, [W1, W_IMG, W_VID]);
+    assert_eq!(fake.api_requests()[0].param("excludeFailed"), Some("true"));
+    run.stderr_has("next cursor: off:4");
+
+    // Failed ones are kept when asked for.
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &[
+            "workflows",
+            "--all",
+            "--take=2",
+            "--status=failed,processing",
+        ],
+    );
+    run.ok()
+        .stdout_has(W_FAIL)
+        .stdout_has(W_PROC)
+        .stdout_has("Found 2 workflow(s) in 3 page(s).");
+    assert!(!run.stdout.contains(W1));
+    assert_eq!(fake.api_requests()[0].param("excludeFailed"), None);
+
+    cli(&fake, &["workflows", "--status=done"])
+        .code(2)
+        .stderr_has("unknown status 'done'");
+}
+
+#[test]
+fn all_stops_on_a_repeating_cursor_or_an_empty_page() {
+    let fake = Fake::start();
+    let page = |next: &str| {
+        let next = if next.is_empty() {
+            "null".to_string()
+        } else {
+            format!("\"{next}\"")
+        };
+        Reply::json(
+            200,
+            &format!(
+                r#"{{"next":{next},"items":[{{"id":"a","status":"succeeded","createdAt":"x"}}]}}"#
+            ),
+        )
+    };
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![page("c1"), page("c2"), page("c1"), page("c9")],
+    );
+    let run = cli(&fake, &["--jsonl", "workflows", "--all"]);
+    run.ok();
+    assert_eq!(run.stdout.lines().count(), 3, "{run:?}");
+    assert_eq!(fake.api_requests().len(), 3);
+
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(200, r#"{"nextCursor":"c1","items":[]}"#)],
+    );
+    let run = cli(&fake, &["workflows", "--all"]);
+    run.ok().stdout_has("Next cursor: c1");
+    assert_eq!(fake.api_requests().len(), 1);
+}
+
+#[test]
+fn workflows_json_is_the_page_and_jsonl_one_per_line() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["workflows", "--take=2", "--json"]);
+    let page = run.ok().json();
+    assert_eq!(page["next"], "off:2");
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(page["items"][0]["steps"][0]["output"]["images"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&fake.cdn_url));
+
+    let run = cli(&fake, &["workflows", "--all", "--json", "--take=4"]);
+    let doc = run.ok().json();
+    assert_eq!(doc["items"].as_array().unwrap().len(), 6);
+    assert_eq!(doc["next"], serde_json::Value::Null);
+
+    let run = cli(&fake, &["workflows", "--take=2", "--jsonl"]);
+    run.ok().stderr_has("next cursor: off:2");
+    assert_eq!(run.stdout.lines().count(), 2);
+
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(200, r#"{"items":[],"next":null}"#)],
+    );
+    cli(&fake, &["workflows"])
+        .ok()
+        .stdout_has("No workflows found.");
+}
+
+#[test]
+fn jsonl_keeps_the_cursor_even_when_quiet() {
+    let fake = Fake::start();
+    cli(&fake, &["-q", "--jsonl", "workflows", "--take=2"])
+        .ok()
+        .stderr_has("next cursor: off:2");
+}
+
+#[test]
+fn text_counts_match_what_is_listed() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["workflows", "--take=2", "--status=processing"]);
+    run.ok()
+        .stdout_has("No workflows found.\nNext cursor: off:2");
+    let run = cli(
+        &fake,
+        &["workflows", "--take=2", "--status=processing", "--all"],
+    );
+    run.ok()
+        .stdout_has(W_PROC)
+        .stdout_has("Found 1 workflow(s) in 3 page(s).");
+    assert!(!run.stdout.contains("Found 0"), "{run:?}");
+}
+
+#[test]
+fn a_json_walk_that_fails_midway_prints_no_partial_document() {
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![
+            Reply::json(
+                200,
+                r#"{"items":[{"id":"a","status":"succeeded"}],"next":"c2"}"#,
+            ),
+            Reply::problem(404, "Not Found", "cursor expired"),
+        ],
+    );
+    let run = cli(&fake, &["--json", "workflows", "--all"]);
+    run.code(4);
+    assert!(run.stdout.is_empty(), "{run:?}");
+}
+
+#[test]
+fn control_characters_from_the_server_are_escaped() {
+    let fake = Fake::start();
+    let mut w = fake.workflow(W1);
+    w["steps"][0]["input"]["prompt"] = "evil \u{1b}[2J prompt\nsecond line".into();
+    w["tags"] = serde_json::json!(["t\u{7}ag"]);
+    let page = serde_json::json!({"items": [w], "next": null});
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(200, &page.to_string())],
+    );
+    let run = cli(&fake, &["workflows"]);
+    run.ok()
+        .stdout_has("evil \\x1b[2J prompt\\nsecond line")
+        .stdout_has("t\\x07ag");
+    assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'));
+}

@@ -1,0 +1,144 @@
+//! The CDN host: the signed URLs the API redirects to
+//! (`/signed/<blobId>?sig=…&exp=…`), the files behind them (fixture media,
+//! or generated `synthetic-<bytes>.bin` blobs of pattern bytes, streamed so
+//! that large ones need no memory), their content types, `Range: bytes=N-`
+//! with 206 and 416, and the pauses of slow-link tests. Answers only GET
+//! and HEAD, and no token is needed: the signature is the key.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use super::http::{write_head, write_reply, Reply, Request};
+use super::state::Shared;
+
+/// The signed URL of a blob on the CDN at `cdn_url`; `raw_id` as it stood
+/// in the API path (still percent-encoded).
+pub fn signed_url(cdn_url: &str, raw_id: &str) -> String {
+    format!("{cdn_url}/signed/{raw_id}?sig=4f1c9e2b7d&exp=1769120501")
+}
+
+/// Whether the CDN has a file for blob `id`.
+pub fn has_blob(shared: &Shared, id: &str) -> bool {
+    synthetic_size(id).is_some() || shared.fixtures.media.join(id).is_file() && !id.contains('/')
+}
+
+/// Size of a generated blob named `synthetic-<bytes>.bin`.
+fn synthetic_size(id: &str) -> Option<u64> {
+    id.strip_prefix("synthetic-")?
+        .strip_suffix(".bin")?
+        .parse()
+        .ok()
+}
+
+fn content_type(id: &str, head: &[u8]) -> &'static str {
+    let ext = id.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpeg" | "jpg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        Some("mp4") => "video/mp4",
+        Some("webm") => "video/webm",
+        _ if head.starts_with(b"\x89PNG") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// An error the way the CDN's storage words it.
+fn storage_error(status: u16, code: &str) -> Reply {
+    let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code></Error>");
+    Reply::Full {
+        status,
+        headers: vec![("Content-Type".into(), "application/xml".into())],
+        body: body.into_bytes(),
+    }
+}
+
+/// Answers `req` on the CDN host. Writes straight to the stream so large
+/// generated files need no memory.
+pub fn serve(req: &Request, shared: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
+    let seg = req.segments();
+    let (Some("signed"), Some(id), 2) = (seg.first().map(String::as_str), seg.get(1), seg.len())
+    else {
+        return write_reply(
+            stream,
+            &req.method,
+            Reply::html(404, "<html><body>Not Found</body></html>"),
+        );
+    };
+    if !matches!(req.method.as_str(), "GET" | "HEAD") {
+        let reply = storage_error(405, "MethodNotAllowed").header("Allow", "GET, HEAD");
+        return write_reply(stream, &req.method, reply);
+    }
+    let (len, data): (u64, Option<Vec<u8>>) = match synthetic_size(id) {
+        Some(n) => (n, None),
+        None => match std::fs::read(shared.fixtures.media.join(id)) {
+            Ok(d) if !id.contains('/') => (d.len() as u64, Some(d)),
+            _ => return write_reply(stream, &req.method, storage_error(404, "NoSuchKey")),
+        },
+    };
+    let ctype = content_type(id, data.as_deref().unwrap_or(&[]));
+    let start = req
+        .header("range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<u64>().ok());
+    let mut headers = vec![
+        ("Content-Type".to_string(), ctype.to_string()),
+        ("Accept-Ranges".to_string(), "bytes".to_string()),
+        ("ETag".to_string(), format!("\"{len:x}\"")),
+    ];
+    let (status, from) = match start {
+        Some(s) if s >= len => {
+            headers.push(("Content-Range".into(), format!("bytes */{len}")));
+            write_head(&mut stream, 416, &headers, 0)?;
+            return Ok(());
+        }
+        Some(s) => {
+            headers.push((
+                "Content-Range".into(),
+                format!("bytes {s}-{}/{len}", len - 1),
+            ));
+            (206, s)
+        }
+        None => (200, 0),
+    };
+    write_head(&mut stream, status, &headers, (len - from) as usize)?;
+    if req.method == "HEAD" {
+        return stream.flush();
+    }
+    match data {
+        Some(d) => stream.write_all(&d[from as usize..])?,
+        None => write_pattern(&mut stream, from, len, *shared.chunk_delay.lock().unwrap())?,
+    }
+    stream.flush()
+}
+
+/// The bytes of a generated blob: a repeating pattern, so that a resumed
+/// download can be checked byte for byte.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+fn write_pattern(
+    stream: &mut TcpStream,
+    from: u64,
+    len: u64,
+    delay: Duration,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = from;
+    while pos < len {
+        let n = ((len - pos) as usize).min(buf.len());
+        for (k, b) in buf[..n].iter_mut().enumerate() {
+            *b = pattern_byte(pos + k as u64);
+        }
+        stream.write_all(&buf[..n])?;
+        pos += n as u64;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+    }
+    Ok(())
+}
