@@ -52,8 +52,12 @@ pub fn resolve(g: &Flags) -> Result<Config> {
     let mut token = env("CIVITAI_API_TOKEN");
     let mut url = env("CIVITAI_API_URL");
     let mut file_vars = match &g.env_file {
-        Some(path) => read_env_file(path, "--env-file")?
-            .ok_or_else(|| Error::usage(format!("cannot read --env-file {}: no such file", path.display())))?,
+        Some(path) => read_env_file(path, "--env-file")?.ok_or_else(|| {
+            Error::usage(format!(
+                "cannot read --env-file {}: no such file",
+                path.display()
+            ))
+        })?,
         None => Vec::new(),
     };
     // ./.env fills in what the environment and --env-file left unset.
@@ -258,7 +262,9 @@ mod tests {
         assert!(why.contains("typographic quote"), "{why}");
         assert!(why.contains("character 1 of 8"), "{why}");
         assert!(!why.contains("secret"), "{why}");
-        assert!(token_problem("a\u{a0}b").unwrap().contains("non-ASCII space"));
+        assert!(token_problem("a\u{a0}b")
+            .unwrap()
+            .contains("non-ASCII space"));
         assert!(token_problem("ab\n").unwrap().contains("line break"));
     }
 

@@ -12,10 +12,9 @@ fn main() -> ExitCode {
     let mut mode = early_mode();
     let result = match cli::parse(std::env::args_os()) {
         Ok(Action::Help(topic)) => print_help(topic.as_deref()),
-        Ok(Action::Version) => print_stdout(&format!(
-            "civitai-orch {}\n",
-            env!("CARGO_PKG_VERSION")
-        )),
+        Ok(Action::Version) => {
+            print_stdout(&format!("civitai-orch {}\n", env!("CARGO_PKG_VERSION")))
+        }
         Ok(Action::Run(globals, command)) => {
             mode = globals.mode;
             config::resolve(&globals.flags).and_then(|cfg| {

@@ -103,7 +103,11 @@ pub fn mask_secrets(text: &str, secret: Option<&str>) -> String {
 /// Where a secret quoted in a message ends: blanks, quotes, separators and
 /// closing brackets.
 fn ends_a_secret(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '\\' | ')' | ']' | '}' | '<' | '>' | '&')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | ',' | ';' | '\\' | ')' | ']' | '}' | '<' | '>' | '&'
+        )
 }
 
 #[cfg(test)]
@@ -125,7 +129,10 @@ mod tests {
 
     #[test]
     fn secrets_are_hidden_wherever_they_are() {
-        assert_eq!(mask_secrets("token abc123 here", Some("abc123")), "token [hidden] here");
+        assert_eq!(
+            mask_secrets("token abc123 here", Some("abc123")),
+            "token [hidden] here"
+        );
         assert_eq!(
             mask_secrets("bad header Authorization: Bearer xyz.987; retry", None),
             "bad header Authorization: Bearer [hidden]; retry"
@@ -134,7 +141,10 @@ mod tests {
             mask_secrets("Bearer [hidden] and bearer [hidden]x", None),
             "Bearer [hidden] and bearer [hidden]x"
         );
-        assert_eq!(mask_secrets("\"bearer   q\"", None), "\"bearer   [hidden]\"");
+        assert_eq!(
+            mask_secrets("\"bearer   q\"", None),
+            "\"bearer   [hidden]\""
+        );
         assert_eq!(mask_secrets("BEARER:tok,x", None), "BEARER:[hidden],x");
         // A word that merely contains "bearer" is left alone.
         assert_eq!(mask_secrets("flagbearer yes", None), "flagbearer yes");

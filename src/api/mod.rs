@@ -19,7 +19,6 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a str, what: &str) -> R
     })
 }
 
-
 /// Checks that a body is a JSON object before it is re-printed as such.
 /// Parsing into a `Value` also bounds the nesting (serde_json stops at 128
 /// levels), which keeps the re-spacing linear.

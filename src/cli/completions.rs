@@ -32,7 +32,10 @@ fn typed(o: &Opt) -> String {
 }
 
 fn global_words() -> Vec<String> {
-    options::globals().filter(|o| !o.hidden).map(typed).collect()
+    options::globals()
+        .filter(|o| !o.hidden)
+        .map(typed)
+        .collect()
 }
 
 /// The command's own options, then the global ones.

@@ -170,7 +170,8 @@ pub fn overview() -> String {
 
 /// `civitai-orch help <command>`.
 pub fn command_help(spec: &CommandSpec) -> String {
-    let mut out = format!("{}\n\nUsage: {}\n", spec.summary, spec.usage);
+    let words: Vec<String> = spec.usage.split(' ').map(str::to_string).collect();
+    let mut out = format!("{}\n\n{}", spec.summary, wrap("Usage:", &words, 79));
     let opts: String = options::of_command(spec.name)
         .filter(|o| !o.hidden)
         .map(options::help_lines)

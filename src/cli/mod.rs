@@ -163,7 +163,10 @@ where
     let mut raw = Raw::default();
     let mut g = Globals::default();
     let usage = |c: Option<&'static CommandSpec>| c.map_or(help::OVERVIEW_USAGE, |c| c.usage);
-    while let Some(arg) = p.next().map_err(|e| Error::from(e).with_usage(usage(command)))? {
+    while let Some(arg) = p
+        .next()
+        .map_err(|e| Error::from(e).with_usage(usage(command)))?
+    {
         let opt = match arg {
             Value(v) if command.is_none() => {
                 command = Some(find_command(&text(v)?)?);
@@ -309,11 +312,10 @@ fn help_topic(raw: &Raw) -> Result<Action> {
     let mut topics = raw.positionals.iter();
     let topic = topics.next().cloned().map(text).transpose()?;
     if let Some(extra) = topics.next() {
-        return Err(Error::usage(format!(
-            "unexpected argument '{}'",
-            extra.to_string_lossy()
-        ))
-        .with_usage(help::usage_of("help")));
+        return Err(
+            Error::usage(format!("unexpected argument '{}'", extra.to_string_lossy()))
+                .with_usage(help::usage_of("help")),
+        );
     }
     match topic {
         None => Ok(Action::Help(None)),

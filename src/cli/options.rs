@@ -105,13 +105,7 @@ impl Opt {
 const LISTINGS: &[&str] = &["workflows", "user"];
 const DOWNLOADS: &[&str] = &["results", "blob"];
 
-const fn opt(
-    id: OptId,
-    long: &'static str,
-    takes: Takes,
-    scope: Scope,
-    doc: &'static str,
-) -> Opt {
+const fn opt(id: OptId, long: &'static str, takes: Takes, scope: Scope, doc: &'static str) -> Opt {
     Opt {
         id,
         long,
@@ -436,7 +430,10 @@ mod tests {
     fn help_lines_name_every_spelling() {
         let o = find_long("tags").unwrap();
         let text = help_lines(o);
-        assert!(text.contains("--tag=T") && text.contains("--tags"), "{text}");
+        assert!(
+            text.contains("--tag=T") && text.contains("--tags"),
+            "{text}"
+        );
         assert_eq!(find_short('j').unwrap().synopsis(), "-j N, --jobs=N");
         assert_eq!(find_long("wait").unwrap().synopsis(), "--wait[=SECS]");
     }

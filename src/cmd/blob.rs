@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::Ctx;
-use crate::output::{Out, OutExt};
 use crate::cli::BlobOpts;
 use crate::download::{self, naming, pool, Naming, Source};
-use crate::output::render;
 use crate::error::{Error, Result};
+use crate::output::render;
+use crate::output::{Out, OutExt};
 use crate::text::escape;
 use pool::Task;
 

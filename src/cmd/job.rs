@@ -1,11 +1,11 @@
 //! `job`: a v1 job with its content-scan context, summarised for people.
 
 use super::Ctx;
-use crate::cli::Mode;
-use crate::output::{Out, OutExt};
 use crate::api;
+use crate::cli::Mode;
 use crate::error::Result;
 use crate::output::render;
+use crate::output::{Out, OutExt};
 use crate::text::escape;
 
 pub fn run(ctx: &Ctx, id: &str, raw: bool, out: &mut Out) -> Result<()> {

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::cli::Mode;
-use crate::output::{Out, OutExt};
 use crate::api::{self, BlobRef, Workflow};
+use crate::cli::Mode;
 use crate::cli::ResultsOpts;
 use crate::download::{naming, pool, Naming, Outcome, Source};
 use crate::error::{Error, Kind, Result};
 use crate::output::{self, render};
+use crate::output::{Out, OutExt};
 use crate::text::{escape, mask};
 use pool::Task;
 
@@ -284,8 +284,7 @@ fn id_of_line(raw: &[u8], first: bool) -> std::result::Result<Option<String>, St
     if !line.starts_with('{') {
         return Ok(Some(line.to_string()));
     }
-    let v: Value =
-        serde_json::from_str(line).map_err(|e| format!("not a JSON object ({e})"))?;
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON object ({e})"))?;
     match v.get("id").and_then(Value::as_str) {
         Some(id) if !id.trim().is_empty() => Ok(Some(id.to_string())),
         _ => Err("a JSON line without an \"id\"".to_string()),
@@ -397,7 +396,11 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
                 v["bytes"] = json!(bytes);
                 v["status"] = json!(status);
                 if let Some(e) = error {
-                    let key = if status == "failed" { "error" } else { "reason" };
+                    let key = if status == "failed" {
+                        "error"
+                    } else {
+                        "reason"
+                    };
                     v[key] = json!(e);
                 }
             }

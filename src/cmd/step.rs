@@ -1,9 +1,9 @@
 //! `step`: one step of a workflow, as the API sends it.
 
 use super::Ctx;
-use crate::output::Out;
 use crate::api;
 use crate::error::Result;
+use crate::output::Out;
 use crate::text::escape;
 
 pub fn run(ctx: &Ctx, workflow_id: &str, step: &str, out: &mut Out) -> Result<()> {

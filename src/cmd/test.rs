@@ -6,10 +6,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::Ctx;
-use crate::cli::Mode;
-use crate::output::{Out, OutExt};
 use crate::api;
+use crate::cli::Mode;
 use crate::error::Result;
+use crate::output::{Out, OutExt};
 
 #[derive(Deserialize)]
 struct Page<'a> {

@@ -6,14 +6,14 @@ use std::io::Write;
 use serde_json::value::RawValue;
 
 use super::Ctx;
-use crate::cli::Mode;
-use crate::output::{Out, OutExt};
-use crate::api::{self, Query, Workflow};
-use crate::cli::UserOpts;
 use crate::api::parse_json;
+use crate::api::{self, Query, Workflow};
+use crate::cli::Mode;
+use crate::cli::UserOpts;
 use crate::error::Result;
 use crate::output::json::minify;
 use crate::output::render;
+use crate::output::{Out, OutExt};
 use crate::text::escape;
 
 pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use crate::output::Out;
 use crate::api::{self, Workflow};
 use crate::error::{Error, Kind, Result};
+use crate::output::Out;
 use crate::text::escape;
 
 /// Polls start this far apart and back off to `MAX_POLL`.

@@ -11,15 +11,15 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::Ctx;
-use crate::output::{Out, OutExt};
-use crate::api::{self, Page, Query, Workflow};
-use crate::cli::{Mode, WorkflowsOpts};
 use crate::api::parse_json;
+use crate::api::{self, Page, Query, Workflow};
+use crate::cli::help;
+use crate::cli::{Mode, WorkflowsOpts};
 use crate::dates::{self, Bound};
 use crate::error::{Error, Result};
-use crate::cli::help;
 use crate::output::json::minify;
 use crate::output::render;
+use crate::output::{Out, OutExt};
 use crate::text::escape;
 
 /// Page size when `--take` is not given.
@@ -42,7 +42,11 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         let path = format!(
             "{}{}",
             api::WORKFLOWS,
-            page_query(&query, page_take(o, take, printer.printed), cursor.as_deref())
+            page_query(
+                &query,
+                page_take(o, take, printer.printed),
+                cursor.as_deref()
+            )
         );
         let answer = ctx.client.get(&path, "workflows")?;
         let page: Page = parse_json(&answer.body, "a page of workflows")?;

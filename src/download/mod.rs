@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Kind, Result};
 use crate::http::Client;
 use part::{Part, Taken};
-use transfer::{content_length, content_range, copy, header, read_error_text, unexpected, CopyError};
+use transfer::{
+    content_length, content_range, copy, header, read_error_text, unexpected, CopyError,
+};
 pub use transfer::{resolve_blob, Meter, NoMeter};
 
 /// Where the bytes come from.
@@ -47,11 +49,19 @@ pub struct Naming {
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Downloaded { path: PathBuf, bytes: u64 },
+    Downloaded {
+        path: PathBuf,
+        bytes: u64,
+    },
     /// Already complete under its final name: nothing was asked for.
-    Skipped { path: PathBuf, bytes: u64 },
+    Skipped {
+        path: PathBuf,
+        bytes: u64,
+    },
     /// Another live run holds its `.part`: that run is downloading it.
-    Busy { path: PathBuf },
+    Busy {
+        path: PathBuf,
+    },
 }
 
 impl Outcome {

@@ -13,8 +13,13 @@ pub fn known_final(naming: &Naming, dir: &Path) -> Option<PathBuf> {
     if let Some(p) = &naming.exact {
         return Some(p.clone());
     }
-    has_extension(&naming.blob_id)
-        .then(|| dir.join(format!("{}{}", naming.stem, extension(&naming.blob_id, None))))
+    has_extension(&naming.blob_id).then(|| {
+        dir.join(format!(
+            "{}{}",
+            naming.stem,
+            extension(&naming.blob_id, None)
+        ))
+    })
 }
 
 /// The final file once the answer's Content-Type is known.

@@ -225,7 +225,6 @@ fn connect_message(host: &str, why: &str) -> String {
     format!("cannot connect to {host}: {why}; check CIVITAI_API_URL (or --api-url) and the network")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

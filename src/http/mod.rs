@@ -161,7 +161,14 @@ impl Client {
         let url = format!("{}{}", self.api_url, call.path);
         let what = call.what;
         self.with_retries(call.method, call.keyed, retries, || {
-            let mut resp = match self.send(call.method, &url, Auth::Api, &[], call.payload, Some(timeout)) {
+            let mut resp = match self.send(
+                call.method,
+                &url,
+                Auth::Api,
+                &[],
+                call.payload,
+                Some(timeout),
+            ) {
                 Ok(r) => r,
                 Err(e) => return self.transport_attempt(e, &url, timeout),
             };
@@ -248,9 +255,12 @@ impl Client {
         url: &str,
         total: Option<Duration>,
     ) -> Result<Response<Body>, Sent> {
-        let req = req
-            .body(body)
-            .map_err(|e| Sent::Local(Error::usage(format!("invalid request to '{}': {e}", escape(url)))))?;
+        let req = req.body(body).map_err(|e| {
+            Sent::Local(Error::usage(format!(
+                "invalid request to '{}': {e}",
+                escape(url)
+            )))
+        })?;
         let req = self
             .agent
             .configure_request(req)
@@ -369,7 +379,11 @@ impl<T> Attempt<T> {
             failure,
             label: format!(
                 "connection {} ({})",
-                if failure == Failure::NotSent { "failed" } else { "dropped" },
+                if failure == Failure::NotSent {
+                    "failed"
+                } else {
+                    "dropped"
+                },
                 messages::short_transport(&err)
             ),
             retry_after: None,

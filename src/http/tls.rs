@@ -28,4 +28,3 @@ pub fn root_certs(cfg: &Config) -> Result<RootCerts> {
     }
     Ok(RootCerts::Specific(Arc::new(certs)))
 }
-

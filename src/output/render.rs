@@ -220,7 +220,9 @@ fn blob_line(w: &mut impl Write, b: &BlobRef) -> io::Result<()> {
 pub fn outcome_line(o: &Outcome, shown: &str) -> String {
     match o {
         Outcome::Downloaded { bytes, .. } => format!("Downloaded: {shown} ({bytes} bytes)"),
-        Outcome::Skipped { bytes, .. } => format!("skipped: {shown} already complete ({bytes} bytes)"),
+        Outcome::Skipped { bytes, .. } => {
+            format!("skipped: {shown} already complete ({bytes} bytes)")
+        }
         Outcome::Busy { .. } => format!("skipped: {shown} (another run is downloading it)"),
     }
 }

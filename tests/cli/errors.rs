@@ -96,7 +96,7 @@ fn any_token_echoed_back_is_hidden() {
         .env("CIVITAI_API_TOKEN", "abc\ndef")
         .run()
         .code(3)
-        .stderr_has("control character");
+        .stderr_has("line break");
 }
 
 #[test]

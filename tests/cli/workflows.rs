@@ -173,7 +173,11 @@ fn all_walks_every_page_with_limit_and_status() {
     let ids = run.jsonl_ids();
     assert_eq!(ids, [W1, W_IMG, W_VID]);
     assert_eq!(fake.api_requests()[0].param("excludeFailed"), Some("true"));
-    run.stderr_has("next cursor: off:4");
+    // The limit was reached inside the page that `off:2` fetched: resuming
+    // from its `next` (off:4) would skip the rest of it, so the cursor that
+    // repeats it is reported, and the note says so.
+    run.stderr_has("next cursor: off:2")
+        .stderr_has("repeats up to 1 workflow(s) already printed");
 
     // Failed ones are kept when asked for.
     let fake = Fake::start();
@@ -277,7 +281,10 @@ fn text_counts_match_what_is_listed() {
     let fake = Fake::start();
     let run = cli(&fake, &["workflows", "--take=2", "--status=processing"]);
     run.ok()
-        .stdout_has("No workflows found.\nNext cursor: off:2");
+        .stdout_has("No processing workflows on this page (2 looked at).\nNext cursor: off:2")
+        .stderr_has("--status filtered one page (2 workflow(s) looked at)")
+        .stderr_has("--cursor=off:2");
+    assert!(!run.stdout.contains("No workflows found"), "{run:?}");
     let run = cli(
         &fake,
         &["workflows", "--take=2", "--status=processing", "--all"],
