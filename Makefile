@@ -19,7 +19,9 @@ test:
 demo: build
 	@bash tests/support/demo.sh target/debug/civitai-orch target/debug/examples/fake-orchestrator
 
+# The layering rule of src/lib.rs, then format and clippy.
 lint:
+	python3 tests/support/layers.py src
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
