@@ -165,24 +165,18 @@ fn normalize_url(url: &str) -> Result<String> {
     }
 }
 
-/// The variables of an env file; `None` when there is no such file. A file
-/// that exists but cannot be read, or whose settings are not UTF-8, is
-/// refused by name (exit 2), never ignored.
-fn read_env_file(path: &Path, name: &str) -> Result<Option<Vec<(String, String)>>> {
+/// The variables of an env file (`what` names it in messages); `None` when
+/// there is no such file. A file that exists but cannot be read, or whose
+/// settings are not UTF-8, is refused by name (exit 2), never ignored.
+fn read_env_file(path: &Path, what: &str) -> Result<Option<Vec<(String, String)>>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::usage(format!(
-                "cannot read {name} {}: {e}",
-                path.display()
-            )))
-        }
+        Err(e) => return Err(Error::usage(format!("cannot read {what}: {e}"))),
     };
     parse_env(&bytes).map(Some).map_err(|line| {
         Error::usage(format!(
-            "{name} {} is not valid UTF-8 on line {line}; save it as UTF-8",
-            path.display()
+            "{what} is not valid UTF-8 on line {line}; save it as UTF-8"
         ))
     })
 }

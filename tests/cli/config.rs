@@ -81,3 +81,76 @@ fn socks_proxies_and_absurd_numbers_are_usage_errors() {
         .stderr_has("--timeout must be");
     cli(&fake, &["test", "--timeout=0"]).code(2);
 }
+
+#[test]
+fn an_api_url_with_a_query_or_fragment_is_refused_before_sending() {
+    let fake = Fake::start();
+    for suffix in ["?x=1", "/#frag", "/v2?"] {
+        let url = format!("{}{suffix}", fake.url);
+        Cli::new(Some(&fake), &["workflows"])
+            .env("CIVITAI_API_URL", &url)
+            .run()
+            .code(2)
+            .one_error_line()
+            .stderr_has("must not hold a query");
+    }
+    assert!(fake.requests().is_empty(), "nothing may be sent");
+}
+
+#[test]
+fn a_token_that_cannot_be_a_header_is_described_never_shown() {
+    let fake = Fake::start();
+    for (token, kind) in [
+        ("\u{201c}tok-0123456789abcdef\u{201d}", "typographic quote"),
+        ("tok\u{a0}0123456789abcdef", "non-ASCII space"),
+        ("tok-0123456789abcdéf", "non-ASCII character"),
+    ] {
+        let run = Cli::new(Some(&fake), &["test"])
+            .env("CIVITAI_API_TOKEN", token)
+            .run();
+        run.code(3).one_error_line().stderr_has(kind);
+        assert!(!run.stderr.contains("0123456789"), "token echoed:{run:?}");
+    }
+    assert!(fake.requests().is_empty(), "nothing may be sent");
+}
+
+#[test]
+fn an_env_file_with_bad_bytes_is_read_or_refused_never_ignored() {
+    let fake = Fake::start();
+    let dir = temp_dir("env-bytes");
+    // A stray Latin-1 byte in a comment: the file is still read.
+    std::fs::write(
+        dir.join(".env"),
+        [
+            b"# caf\xe9 token\n".as_slice(),
+            format!("CIVITAI_API_TOKEN={TOKEN}\n").as_bytes(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    Cli::new(Some(&fake), &["test"])
+        .env_remove("CIVITAI_API_TOKEN")
+        .dir(&dir)
+        .run()
+        .ok();
+    // In a setting: refused by name and line, with nothing sent.
+    let fake = Fake::start();
+    std::fs::write(
+        dir.join(".env"),
+        [
+            format!("CIVITAI_API_TOKEN={TOKEN}\n").as_bytes(),
+            b"OTHER=caf\xe9\n".as_slice(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    Cli::new(Some(&fake), &["test"])
+        .env_remove("CIVITAI_API_TOKEN")
+        .dir(&dir)
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("./.env")
+        .stderr_has("line 2");
+    assert!(fake.requests().is_empty());
+}

@@ -546,3 +546,145 @@ fn progress_is_drawn_on_a_terminal_only() {
     );
     assert!(text.contains("Downloaded: "), "{text}");
 }
+
+#[test]
+fn a_cdn_redirect_is_followed_without_the_token_a_few_hops_at_most() {
+    let fake = Fake::start();
+    let dir = temp_dir("cdn-302");
+    let path = format!("/signed/{JPEG}");
+    fake.script(
+        &path,
+        vec![Reply::redirect(302, &format!("{{{{CDN}}}}{path}?hop=1"))],
+    );
+    cli(
+        &fake,
+        &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read(dir.join(format!("{W1}_0_0.jpeg"))).unwrap(),
+        fake.media(JPEG)
+    );
+    let hops: Vec<_> = fake
+        .cdn_requests()
+        .into_iter()
+        .filter(|r| r.raw_path == path)
+        .collect();
+    assert_eq!(hops.len(), 2);
+    assert!(hops.iter().all(|r| r.header("authorization").is_none()));
+
+    // Endless redirects, or one to another scheme, end in a clear failure.
+    let fake = Fake::start();
+    let dir = temp_dir("cdn-loop");
+    fake.script(
+        &path,
+        vec![Reply::redirect(302, &format!("{{{{CDN}}}}{path}")); 10],
+    );
+    cli(
+        &fake,
+        &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr_has("redirected")
+    .stderr_has("more than 5 times");
+    let fake = Fake::start();
+    fake.script(&path, vec![Reply::redirect(302, "file:///etc/passwd")]);
+    cli(
+        &fake,
+        &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr_has("not an http(s) URL");
+    assert!(!files(&dir).iter().any(|f| f.contains("_0_0.jpeg")));
+}
+
+#[test]
+fn a_fresh_or_forced_run_never_takes_a_part_another_run_holds() {
+    use std::os::unix::fs::MetadataExt;
+    let fake = Fake::start();
+    let dir = temp_dir("held");
+    let name = format!("{W1}_0_0.jpeg");
+    let part = dir.join(format!("{name}.part"));
+    std::fs::write(&part, b"half").unwrap();
+    let held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&part)
+        .unwrap();
+    held.lock().unwrap();
+    let inode = std::fs::metadata(&part).unwrap().ino();
+    for extra in [None, Some("--force")] {
+        let mut args = vec!["results", W1, "--download", "--dir", dir.to_str().unwrap()];
+        args.extend(extra);
+        let run = cli(&fake, &args);
+        run.ok()
+            .stdout_has(&format!("skipped: {name} (another run is downloading it)"));
+        assert_eq!(std::fs::metadata(&part).unwrap().ino(), inode, "{run:?}");
+        assert_eq!(std::fs::read(&part).unwrap(), b"half");
+        assert!(!dir.join(&name).exists(), "{run:?}");
+    }
+    // The other file of the workflow was not held, and is whole.
+    assert_eq!(
+        std::fs::read(dir.join(format!("{W1}_0_1.png"))).unwrap(),
+        fake.media("K3M9Q2Z7XW8V4T6R1P0N5B2C7D.png")
+    );
+    let doc = cli(
+        &fake,
+        &[
+            "--json",
+            "results",
+            W1,
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["results"][0]["status"], "skipped");
+    assert_eq!(doc["results"][0]["reason"], "another run is downloading it");
+    drop(held);
+}
+
+#[test]
+fn overlapping_runs_on_one_folder_end_with_every_file_whole() {
+    let fake = Fake::start();
+    // Slow bytes, so the runs really overlap.
+    fake.set_chunk_delay(std::time::Duration::from_millis(2));
+    let dir = temp_dir("overlap");
+    let d = dir.to_str().unwrap().to_string();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let args = [
+                "results",
+                W1,
+                W_VID,
+                "--download",
+                "--dir",
+                d.as_str(),
+                "-j",
+                "2",
+            ];
+            let cmd = Cli::new(Some(&fake), &args);
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    for run in runs {
+        let run = run.join().unwrap();
+        run.ok();
+        assert!(!run.stderr.contains("No such file"), "{run:?}");
+    }
+    // A final run finds every file complete and asks the CDN nothing.
+    let before = fake.cdn_requests().len();
+    cli(&fake, &["results", W1, W_VID, "--download", "--dir", &d]).ok();
+    assert_eq!(fake.cdn_requests().len(), before);
+    let names = files(&dir);
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+    assert_eq!(
+        std::fs::read(dir.join(format!("{W1}_0_0.jpeg"))).unwrap(),
+        fake.media(JPEG)
+    );
+    for n in &names {
+        let bytes = std::fs::read(dir.join(n)).unwrap();
+        assert!(!bytes.is_empty(), "{n} is empty");
+    }
+}

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{cli, temp_dir, Cli, Fake, Reply};
-use crate::{files, W1, W_COMFY, W_IMG, W_VID};
+use crate::support::{cli, temp_dir, Cli, Fake, Reply, TOKEN};
+use crate::{files, workflow_path, W1, W_COMFY, W_IMG, W_VID};
 
 #[test]
 fn results_lists_every_output_shape() {
@@ -239,5 +239,87 @@ fn an_unreadable_workflow_does_not_stop_the_others() {
     for line in run.stderr.lines() {
         serde_json::from_str::<Value>(line)
             .unwrap_or_else(|_| panic!("stderr is JSON lines: {line}"));
+    }
+}
+
+#[test]
+fn a_server_that_quotes_the_token_back_never_shows_it_per_workflow() {
+    let fake = Fake::start();
+    let echo = format!("bad request header Authorization: Bearer {TOKEN}");
+    for id in ["bad-1", "bad-2"] {
+        fake.script(
+            &workflow_path(id),
+            vec![Reply::problem(500, "Internal", &echo); 4],
+        );
+    }
+    for mode in [None, Some("--json"), Some("--jsonl")] {
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.extend(["results", "bad-1", W1, "-", "--retries=0"]);
+        let run = Cli::new(Some(&fake), &args).stdin("bad-2\n").run();
+        run.code(5);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(TOKEN), "token leaked:{run:?}");
+            assert!(!text.contains(&TOKEN[..12]), "token leaked:{run:?}");
+        }
+        run.stderr_has("Bearer [hidden]");
+    }
+}
+
+#[test]
+fn stdin_ids_ignore_a_bom_and_crlf_and_a_bad_line_stops_only_itself() {
+    let fake = Fake::start();
+    let input =
+        format!("\u{feff}{W1}\r\n{{not json\r\n\r\n{{\"id\":\"{W_VID}\"}}\r\n{{\"x\":1}}\n");
+    let run = Cli::new(Some(&fake), &["--jsonl", "results", "-"])
+        .stdin(&input)
+        .run();
+    run.code(2)
+        .stderr_has("stdin line 2: not a JSON object")
+        .stderr_has("stdin line 5: a JSON line without an")
+        .stderr_has("2 line(s) of stdin");
+    let ids: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["workflowId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, [W1, W_VID], "{run:?}");
+    let paths: Vec<String> = fake
+        .api_requests()
+        .iter()
+        .map(|r| r.raw_path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [workflow_path(W1), workflow_path(W_VID)],
+        "the BOM reached the path"
+    );
+}
+
+#[test]
+fn a_rerun_over_finished_files_asks_the_cdn_nothing() {
+    let fake = Fake::start();
+    let dir = temp_dir("rerun");
+    let d = dir.to_str().unwrap();
+    cli(&fake, &["results", W1, W_VID, "--download", "--dir", d]).ok();
+    let before = fake.requests().len();
+    let run = cli(&fake, &["results", W1, W_VID, "--download", "--dir", d]);
+    run.ok().stdout_has("already complete");
+    let again: Vec<_> = fake.requests().into_iter().skip(before).collect();
+    assert_eq!(
+        again.len(),
+        2,
+        "one API call per workflow, nothing else:{run:?}"
+    );
+    for r in again {
+        assert!(
+            r.raw_path.starts_with("/v2/consumer/workflows/"),
+            "{}",
+            r.raw_path
+        );
     }
 }

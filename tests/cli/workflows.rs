@@ -330,3 +330,59 @@ fn control_characters_from_the_server_are_escaped() {
         .stdout_has("t\\x07ag");
     assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'));
 }
+
+#[test]
+fn a_limit_inside_a_page_reports_a_cursor_that_skips_nothing() {
+    // All six, in order, for reference.
+    let fake = Fake::start();
+    let all = cli(&fake, &["--jsonl", "workflows", "--all"])
+        .ok()
+        .jsonl_ids();
+    assert_eq!(all.len(), 6);
+    for (take, limit) in [(4, 3), (4, 1), (2, 3), (5, 5)] {
+        let fake = Fake::start();
+        let (take, limit) = (format!("--take={take}"), format!("--limit={limit}"));
+        let first = cli(&fake, &["--jsonl", "workflows", "--all", &take, &limit]);
+        let mut seen = first.ok().jsonl_ids();
+        let cursor = first
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("next cursor: "))
+            .unwrap_or_else(|| panic!("no cursor reported:{first:?}"))
+            .to_string();
+        let rest = cli(
+            &fake,
+            &["--jsonl", "workflows", "--all", &take, "--cursor", &cursor],
+        );
+        seen.extend(rest.ok().jsonl_ids());
+        assert_eq!(
+            seen, all,
+            "{take} {limit}: resuming skipped or repeated{first:?}"
+        );
+    }
+}
+
+#[test]
+fn a_filtered_single_page_says_more_pages_exist() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["workflows", "--status=failed", "--take=2"]);
+    run.ok()
+        .stdout_has("No failed workflows on this page (2 looked at).")
+        .stderr_has("more pages exist: add --all");
+    assert!(!run.stdout.contains("No workflows found"), "{run:?}");
+    // The same in JSON lines: the note and the cursor, on stderr.
+    let run = cli(
+        &fake,
+        &["--jsonl", "workflows", "--status=failed", "--take=2"],
+    );
+    run.ok()
+        .stderr_has("--status filtered one page")
+        .stderr_has("next cursor: off:2");
+    // Followed with --all, the failed one is found.
+    cli(
+        &fake,
+        &["workflows", "--status=failed", "--take=2", "--all"],
+    )
+    .ok()
+    .stdout_has(W_FAIL);
+}
