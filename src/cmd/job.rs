@@ -2,7 +2,6 @@
 
 use super::Ctx;
 use crate::api;
-use crate::cli::Mode;
 use crate::error::Result;
 use crate::output::render;
 use crate::output::{Out, OutExt};
@@ -13,7 +12,7 @@ pub fn run(ctx: &Ctx, id: &str, raw: bool, out: &mut Out) -> Result<()> {
     let answer = ctx.client.get(&api::job_path(id), &what)?;
     crate::api::check_object(&answer.body, &what)?;
     let job: serde_json::Value = crate::api::parse_json(&answer.body, &what)?;
-    if raw || ctx.mode() == Mode::Json {
+    if raw || ctx.mode().is_json() {
         return ctx.print_document(out, &answer.body);
     }
     render::job_summary(out, &job).out()

@@ -7,7 +7,6 @@ use serde_json::value::RawValue;
 
 use super::Ctx;
 use crate::api;
-use crate::cli::Mode;
 use crate::error::Result;
 use crate::output::{Out, OutExt};
 
@@ -25,7 +24,7 @@ pub fn run(ctx: &Ctx, out: &mut Out) -> Result<()> {
     let page: Page = crate::api::parse_json(&answer.body, "a page of workflows")?;
     let count = page.items.map_or(0, |i| i.len());
     let url = ctx.client.api_url();
-    if ctx.mode() == Mode::Json {
+    if ctx.mode().is_json() {
         let doc = serde_json::json!({"ok": true, "apiUrl": url, "workflows": count});
         return writeln!(out, "{doc}").out();
     }

@@ -1,6 +1,7 @@
 //! `civitai-orch help`, `--help`, `COMMAND --help` and `--version`.
 
-use crate::support::Cli;
+use crate::support::{cli, Cli, Fake};
+use crate::{JOB, JPEG, W1};
 
 #[test]
 fn help_and_version() {
@@ -22,4 +23,50 @@ fn help_and_version() {
         .run()
         .ok()
         .stdout_has(&format!("civitai-orch {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn every_command_prints_json_lines_or_refuses_jsonl() {
+    let fake = Fake::start();
+    let commands: &[&[&str]] = &[
+        &["test"],
+        &["workflows", "--take=2"],
+        &["user", "12345", "--take=2"],
+        &["workflow", W1],
+        &["job", JOB],
+        &["step", W1, "0"],
+        &["results", W1],
+        &["blob", JPEG],
+    ];
+    for args in commands {
+        let mut line = vec!["--jsonl"];
+        line.extend_from_slice(args);
+        let run = cli(&fake, &line);
+        run.ok();
+        assert!(!run.stdout.is_empty(), "{run:?}");
+        for l in run.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}{run:?}"));
+            assert!(v.is_object(), "{l}{run:?}");
+        }
+    }
+    for mode in ["--jsonl", "--json"] {
+        Cli::new(None, &[mode, "completions", "bash"])
+            .run()
+            .code(2)
+            .stderr_has("do not apply");
+    }
+}
+
+#[test]
+fn an_option_of_another_command_is_refused_by_name() {
+    Cli::new(None, &["job", "x", "--take=5"])
+        .run()
+        .code(2)
+        .stderr_has("'job' does not take --take")
+        .stderr_has("usage: civitai-orch job");
+    Cli::new(None, &["--limit=5", "workflows"])
+        .run()
+        .code(2)
+        .stderr_has("--limit goes after the command name");
 }
