@@ -26,6 +26,7 @@ mod downloads;
 mod errors;
 mod fake_orchestrator;
 mod help;
+mod http_layer;
 mod job;
 mod results;
 mod skill;

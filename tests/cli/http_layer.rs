@@ -1,0 +1,118 @@
+//! The library's HTTP layer, driven directly (no command sends a POST yet):
+//! which requests are sent again after which failures, so that nothing
+//! the server may have done is done twice by a retry.
+
+use std::time::Duration;
+
+use civitai_orch::config::{Config, Proxies};
+use civitai_orch::error::Result;
+use civitai_orch::http::retry::Method;
+use civitai_orch::http::{Answer, Call, Client, Payload};
+use civitai_orch::notes::Notes;
+
+use crate::support::{temp_dir, Fake, Reply, TOKEN};
+
+const PATH: &str = "/v2/consumer/workflows/wf-1/tags";
+
+fn client(fake: &Fake) -> Client {
+    let cfg = Config {
+        api_url: fake.url.clone(),
+        token: Some(TOKEN.into()),
+        timeout: Duration::from_secs(10),
+        retries: 3,
+        proxies: Proxies::default(),
+        ca_file: None,
+    };
+    Client::new(&cfg, Notes::new(true)).unwrap()
+}
+
+fn send(fake: &Fake, method: Method, keyed: bool) -> Result<Answer> {
+    client(fake).call(&Call {
+        method,
+        path: PATH,
+        payload: Payload::Json(b"\"project:x\""),
+        keyed,
+        what: "workflow 'wf-1'",
+    })
+}
+
+/// A 503 from a gateway, with no wait asked for.
+fn unavailable() -> Reply {
+    Reply::problem(503, "Service Unavailable", "try later").header("Retry-After", "0")
+}
+
+fn sent(fake: &Fake, method: Method) -> usize {
+    fake.api_requests()
+        .iter()
+        .filter(|r| r.raw_path == PATH && r.method == method.as_str())
+        .count()
+}
+
+#[test]
+fn a_post_is_not_repeated_after_a_gateway_error_or_a_dropped_connection() {
+    for first in [unavailable(), Reply::Close] {
+        let fake = Fake::start();
+        fake.script(PATH, vec![first, Reply::json(204, "")]);
+        assert!(send(&fake, Method::Post, false).is_err());
+        assert_eq!(sent(&fake, Method::Post), 1, "a POST was sent twice");
+    }
+}
+
+#[test]
+fn a_post_is_repeated_after_a_429_or_with_an_idempotency_key() {
+    let fake = Fake::start();
+    let busy = Reply::problem(429, "Too Many Requests", "slow down").header("Retry-After", "0");
+    fake.script(PATH, vec![busy, Reply::json(204, "")]);
+    assert_eq!(send(&fake, Method::Post, false).unwrap().status, 204);
+    assert_eq!(sent(&fake, Method::Post), 2);
+
+    for first in [unavailable(), Reply::Close] {
+        let fake = Fake::start();
+        fake.script(PATH, vec![first, Reply::json(204, "")]);
+        assert_eq!(send(&fake, Method::Post, true).unwrap().status, 204);
+        assert_eq!(sent(&fake, Method::Post), 2);
+        for r in fake.api_requests() {
+            assert_eq!(r.body, b"\"project:x\"");
+            assert_eq!(r.header("content-type"), Some("application/json"));
+        }
+    }
+}
+
+#[test]
+fn put_and_delete_are_repeated_like_get() {
+    for method in [Method::Put, Method::Delete] {
+        for first in [unavailable(), Reply::Close] {
+            let fake = Fake::start();
+            fake.script(PATH, vec![first, Reply::json(204, "")]);
+            assert_eq!(send(&fake, method, false).unwrap().status, 204);
+            assert_eq!(sent(&fake, method), 2, "{method:?}");
+        }
+    }
+}
+
+#[test]
+fn a_file_body_is_streamed_with_its_type_and_length() {
+    let fake = Fake::start();
+    fake.script(PATH, vec![Reply::json(201, "{\"id\":\"b\"}")]);
+    let dir = temp_dir("upload");
+    let file = dir.join("pic.png");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let answer = client(&fake)
+        .call(&Call {
+            method: Method::Post,
+            path: PATH,
+            payload: Payload::File {
+                path: &file,
+                content_type: "image/png",
+            },
+            keyed: false,
+            what: "upload",
+        })
+        .unwrap();
+    assert_eq!(answer.status, 201);
+    let req = fake.api_requests().pop().unwrap();
+    assert_eq!(req.body, bytes);
+    assert_eq!(req.header("content-type"), Some("image/png"));
+    assert_eq!(req.header("content-length"), Some("200000"));
+}
