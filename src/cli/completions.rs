@@ -15,12 +15,34 @@ pub fn write(w: &mut impl Write, shell: &str) -> io::Result<()> {
     }
 }
 
-fn names() -> Vec<&'static str> {
-    COMMANDS.iter().flat_map(spellings).collect()
+// The word lists are built by pushing onto one String rather than with
+// `collect`: each distinct iterator collected is code of its own.
+
+/// `word` after a separator, unless it is the first.
+fn push_word(out: &mut String, sep: char, word: &str) {
+    if !out.is_empty() {
+        out.push(sep);
+    }
+    out.push_str(word);
 }
 
-fn spellings(c: &CommandSpec) -> impl Iterator<Item = &'static str> {
-    std::iter::once(c.name).chain(c.aliases.iter().copied())
+/// Every command name and alias, space-separated.
+fn names() -> String {
+    let mut out = String::new();
+    for c in COMMANDS {
+        out.push_str(&spellings(c, ' '));
+        out.push(' ');
+    }
+    out.trim_end().to_string()
+}
+
+/// A command's name and aliases, joined by `sep`.
+fn spellings(c: &CommandSpec, sep: char) -> String {
+    let mut out = c.name.to_string();
+    for a in c.aliases {
+        push_word(&mut out, sep, a);
+    }
+    out
 }
 
 /// An option as typed at a prompt: `--take=` (a value follows), `--all`.
@@ -31,28 +53,28 @@ fn typed(o: &Opt) -> String {
     }
 }
 
-fn global_words() -> Vec<String> {
-    options::globals()
-        .filter(|o| !o.hidden)
-        .map(typed)
-        .collect()
+fn global_words() -> String {
+    let mut out = String::new();
+    for o in options::globals().filter(|o| !o.hidden) {
+        push_word(&mut out, ' ', &typed(o));
+    }
+    out
 }
 
-/// The command's own options, then the global ones.
-fn option_words(c: &CommandSpec) -> Vec<String> {
-    options::of_command(c.name)
-        .filter(|o| !o.hidden)
-        .map(typed)
-        .chain(global_words())
-        .collect()
-}
-
-/// What follows the command name: options, or the help topics / shells.
+/// What follows the command name: its own options and the global ones, or
+/// the help topics, or the shells.
 fn words_after(c: &CommandSpec) -> String {
     match c.name {
-        "help" => names().join(" "),
+        "help" => names(),
         "completions" => "bash zsh fish".to_string(),
-        _ => option_words(c).join(" "),
+        _ => {
+            let mut out = String::new();
+            for o in options::of_command(c.name).filter(|o| !o.hidden) {
+                push_word(&mut out, ' ', &typed(o));
+            }
+            push_word(&mut out, ' ', &global_words());
+            out
+        }
     }
 }
 
@@ -67,8 +89,7 @@ fn bash(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    done")?;
     writeln!(w, "    case \"$cmd\" in")?;
     for c in COMMANDS {
-        let pattern: Vec<&str> = spellings(c).collect();
-        writeln!(w, "        {})", pattern.join("|"))?;
+        writeln!(w, "        {})", spellings(c, '|'))?;
         writeln!(
             w,
             "            COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")) ;;",
@@ -79,8 +100,8 @@ fn bash(w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "            COMPREPLY=($(compgen -W \"{} {}\" -- \"$cur\")) ;;",
-        names().join(" "),
-        global_words().join(" ")
+        names(),
+        global_words()
     )?;
     writeln!(w, "    esac")?;
     writeln!(
@@ -98,7 +119,7 @@ fn zsh(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    local -a commands")?;
     writeln!(w, "    commands=(")?;
     for c in COMMANDS {
-        for name in spellings(c) {
+        for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
             writeln!(w, "        '{name}:{}'", c.summary.replace('\'', ""))?;
         }
     }
@@ -109,11 +130,10 @@ fn zsh(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "    fi")?;
     writeln!(w, "    case \"${{words[2]}}\" in")?;
     for c in COMMANDS {
-        let pattern: Vec<&str> = spellings(c).collect();
         writeln!(
             w,
             "        {}) compadd -S '' -- {} ;;",
-            pattern.join("|"),
+            spellings(c, '|'),
             words_after(c)
         )?;
     }
@@ -125,16 +145,16 @@ fn zsh(w: &mut impl Write) -> io::Result<()> {
 fn fish(w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "# fish completion for civitai-orch")?;
     writeln!(w, "complete -c civitai-orch -f")?;
-    let all = names().join(" ");
+    let all = names();
     for c in COMMANDS {
-        for name in spellings(c) {
+        for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
             writeln!(
                 w,
                 "complete -c civitai-orch -n 'not __fish_seen_subcommand_from {all}' -a {name} -d '{}'",
                 c.summary.replace('\'', "")
             )?;
         }
-        let seen = spellings(c).collect::<Vec<_>>().join(" ");
+        let seen = spellings(c, ' ');
         for o in options::of_command(c.name).filter(|o| !o.hidden) {
             writeln!(
                 w,

@@ -170,12 +170,15 @@ pub fn overview() -> String {
 
 /// `civitai-orch help <command>`.
 pub fn command_help(spec: &CommandSpec) -> String {
-    let words: Vec<String> = spec.usage.split(' ').map(str::to_string).collect();
+    let mut words = Vec::new();
+    for w in spec.usage.split(' ') {
+        words.push(w.to_string());
+    }
     let mut out = format!("{}\n\n{}", spec.summary, wrap("Usage:", &words, 79));
-    let opts: String = options::of_command(spec.name)
-        .filter(|o| !o.hidden)
-        .map(options::help_lines)
-        .collect();
+    let mut opts = String::new();
+    for o in options::of_command(spec.name).filter(|o| !o.hidden) {
+        opts.push_str(&options::help_lines(o));
+    }
     if !opts.is_empty() {
         out.push_str("\nOptions:\n");
         out.push_str(&opts);
@@ -185,10 +188,10 @@ pub fn command_help(spec: &CommandSpec) -> String {
         out.push_str(spec.details);
         out.push('\n');
     }
-    let globals: Vec<String> = options::globals()
-        .filter(|o| !o.hidden && o.id != options::OptId::Version)
-        .map(|o| o.synopsis())
-        .collect();
+    let mut globals = Vec::new();
+    for o in options::globals().filter(|o| !o.hidden && o.id != options::OptId::Version) {
+        globals.push(o.synopsis());
+    }
     out.push_str(&wrap("\nGlobal options:", &globals, 79));
     out.push_str("  (see 'civitai-orch --help')\n");
     out

@@ -392,9 +392,12 @@ pub fn globals() -> impl Iterator<Item = &'static Opt> {
 /// named at the end, continuation lines indented to the doc.
 pub fn help_lines(o: &Opt) -> String {
     let mut doc = o.doc.to_string();
+    for (i, a) in o.aliases.iter().enumerate() {
+        doc.push_str(if i == 0 { "\n(also --" } else { ", --" });
+        doc.push_str(a);
+    }
     if !o.aliases.is_empty() {
-        let also: Vec<String> = o.aliases.iter().map(|a| format!("--{a}")).collect();
-        doc.push_str(&format!("\n(also {})", also.join(", ")));
+        doc.push(')');
     }
     let mut out = String::new();
     let synopsis = o.synopsis();

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use ureq::http::{self as h, Response};
 use ureq::tls::TlsConfig;
-use ureq::{Agent, AsSendBody, Body};
+use ureq::{Agent, AsSendBody, Body, SendBody};
 
 use crate::config::{Config, CONNECT_TIMEOUT};
 use crate::error::{Error, Kind, Result};
@@ -229,21 +229,20 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        // `as_body` gives the body with its length (a Content-Length, not
+        // chunks): a byte slice's, or a file's size on disk.
         match payload {
-            Payload::Empty => self.run(req, (), url, total),
-            Payload::Json(bytes) => {
+            Payload::Empty => self.run(req, SendBody::none(), url, total),
+            Payload::Json(mut bytes) => {
                 let req = req.header("Content-Type", "application/json");
-                self.run(req, bytes, url, total)
+                self.run(req, bytes.as_body(), url, total)
             }
             Payload::File { path, content_type } => {
-                let file = File::open(path).map_err(|e| {
+                let mut file = File::open(path).map_err(|e| {
                     Sent::Local(Error::other(format!("cannot read {}: {e}", path.display())))
                 })?;
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                let req = req
-                    .header("Content-Type", content_type)
-                    .header("Content-Length", len.to_string());
-                self.run(req, file, url, total)
+                let req = req.header("Content-Type", content_type);
+                self.run(req, file.as_body(), url, total)
             }
         }
     }
@@ -251,7 +250,7 @@ impl Client {
     fn run(
         &self,
         req: h::request::Builder,
-        body: impl AsSendBody,
+        body: SendBody,
         url: &str,
         total: Option<Duration>,
     ) -> Result<Response<Body>, Sent> {
