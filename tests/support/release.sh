@@ -17,6 +17,12 @@
 # start-up is no slower without them. The price is that the executable image
 # loads at a fixed address (the stack, heap and mmaps are still randomised).
 # STATIC_PIE=1 builds static-pie binaries instead.
+#
+# They are also linked with `-z noseparate-code`: the read-only data shares
+# the executable segment instead of starting a page-aligned segment of its
+# own, which saves the padding between them (4 KB here, the margin that keeps
+# the binary under 2.0 MB). The price is that constant data is mapped
+# executable too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,7 +33,8 @@ say() { printf 'release: %s\n' "$*"; }
 
 # Extra rustc flags for the musl targets (see above).
 musl_flags() {
-  if [ "${STATIC_PIE:-}" = 1 ]; then echo ""; else echo "-C relocation-model=static"; fi
+  local layout="-C link-arg=-Wl,-z,noseparate-code"
+  if [ "${STATIC_PIE:-}" = 1 ]; then echo "$layout"; else echo "-C relocation-model=static $layout"; fi
 }
 
 have_target() {
