@@ -42,20 +42,26 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// The run's secret (the API token), once it is known.
-static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The run's secret (the API token), once it is known. (`None` is all
+/// zeros, so the static costs no bytes in the binary.)
+static SECRET: std::sync::Mutex<Option<&'static str>> = std::sync::Mutex::new(None);
 
-/// Registers the run's secret: from now on [`mask`] hides it.
+/// Registers the run's secret: from now on [`mask`] hides it. It lives as
+/// long as the process, as the token itself does.
 pub fn hide(secret: &str) {
-    if !secret.is_empty() {
-        let _ = SECRET.set(secret.to_string());
+    if secret.is_empty() {
+        return;
+    }
+    if let Ok(mut s) = SECRET.lock() {
+        *s = Some(Box::leak(secret.to_string().into_boxed_str()));
     }
 }
 
 /// `text` with the run's secret and any `Bearer ...` value hidden; every
 /// message that reaches stdout or stderr goes through here.
 pub fn mask(text: &str) -> String {
-    mask_secrets(text, SECRET.get().map(String::as_str))
+    let secret = SECRET.lock().ok().and_then(|s| *s);
+    mask_secrets(text, secret)
 }
 
 /// What a hidden secret is replaced with.
@@ -70,33 +76,34 @@ pub fn mask_secrets(text: &str, secret: Option<&str>) -> String {
         Some(s) if !s.is_empty() => text.replace(s, HIDDEN),
         _ => text.to_string(),
     };
-    // ASCII lowercasing keeps every byte offset.
-    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(found) = lower[i..].find("bearer") {
-        let at = i + found;
-        let after = at + "bearer".len();
-        out.push_str(&text[i..after]);
-        i = after;
-        if at > 0 && lower.as_bytes()[at - 1].is_ascii_alphanumeric() {
+    // `done`: the end of what is already in `out`.
+    let (mut done, mut i) = (0, 0);
+    while i + 6 <= bytes.len() {
+        let word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if !(word_start && bytes[i..i + 6].eq_ignore_ascii_case(b"bearer")) {
+            i += 1;
             continue;
         }
-        let rest = &text[after..];
-        let seps = rest.len() - rest.trim_start_matches([' ', '\t', ':', '=']).len();
-        out.push_str(&rest[..seps]);
-        let value = &rest[seps..];
+        let mut start = i + 6;
+        while start < bytes.len() && matches!(bytes[start], b' ' | b'\t' | b':' | b'=') {
+            start += 1;
+        }
+        let value = &text[start..];
         let len = if value.starts_with(HIDDEN) {
             HIDDEN.len()
         } else {
             value.find(ends_a_secret).unwrap_or(value.len())
         };
+        out.push_str(&text[done..start]);
         if len > 0 {
             out.push_str(HIDDEN);
         }
-        i = after + seps + len;
+        done = start + len;
+        i = done.max(i + 1);
     }
-    out.push_str(&text[i..]);
+    out.push_str(&text[done..]);
     out
 }
 

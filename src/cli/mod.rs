@@ -234,13 +234,12 @@ fn set(
         }
         _ => {}
     }
-    let flag = format!("--{}", opt.long);
     let value = |p: &mut lexopt::Parser| -> Result<OsString> {
         match opt.takes {
             Takes::Optional(_) => Ok(p.optional_value().unwrap_or_default()),
             _ => p
                 .value()
-                .map_err(|_| Error::usage(format!("{flag} needs a value"))),
+                .map_err(|_| Error::usage(format!("--{} needs a value", opt.long))),
         }
     };
     match opt.id {
@@ -248,8 +247,8 @@ fn set(
         OptId::Jsonl => raw.jsonl = true,
         OptId::Quiet => g.quiet = true,
         OptId::ApiUrl => g.flags.api_url = Some(text(value(p)?)?),
-        OptId::Timeout => g.flags.timeout_secs = Some(number(value(p)?, &flag)?),
-        OptId::Retries => g.flags.retries = Some(number(value(p)?, &flag)?),
+        OptId::Timeout => g.flags.timeout_secs = Some(number(value(p)?, opt)?),
+        OptId::Retries => g.flags.retries = Some(narrow(number(value(p)?, opt)?, opt)?),
         OptId::EnvFile => g.flags.env_file = Some(value(p)?.into()),
         OptId::Help => raw.help = true,
         OptId::Version => raw.version = true,
@@ -257,7 +256,7 @@ fn set(
         OptId::Query => raw.filters.query = Some(text(value(p)?)?),
         OptId::ExcludeFailed => raw.filters.exclude_failed = true,
         OptId::Oldest => raw.filters.oldest = true,
-        OptId::Take => raw.filters.take = Some(number(value(p)?, &flag)?),
+        OptId::Take => raw.filters.take = Some(narrow(number(value(p)?, opt)?, opt)?),
         OptId::Cursor => raw.filters.cursor = Some(text(value(p)?)?),
         OptId::FromDate => raw.from = Some(text(value(p)?)?),
         OptId::ToDate => raw.to = Some(text(value(p)?)?),
@@ -267,13 +266,13 @@ fn set(
             }
         }
         OptId::All => raw.all = true,
-        OptId::Limit => raw.limit = Some(number(value(p)?, &flag)?),
+        OptId::Limit => raw.limit = Some(number(value(p)?, opt)?),
         OptId::Wait => {
             let v = value(p)?;
             let secs = if v.is_empty() {
                 DEFAULT_WAIT_SECS
             } else {
-                number(v, &flag)?
+                number(v, opt)?
             };
             if secs > MAX_WAIT_SECS {
                 return Err(Error::usage(format!(
@@ -285,7 +284,7 @@ fn set(
         OptId::Raw => raw.raw = true,
         OptId::Download => raw.download = true,
         OptId::Dir => raw.dir = Some(value(p)?.into()),
-        OptId::Jobs => raw.jobs = Some(number(value(p)?, "-j")?),
+        OptId::Jobs => raw.jobs = Some(narrow(number(value(p)?, opt)?, opt)?),
         OptId::Force => raw.force = true,
         OptId::Nsfw => raw.nsfw = true,
         OptId::Output => raw.output = Some(text(value(p)?)?),
@@ -500,13 +499,33 @@ fn text(v: OsString) -> Result<String> {
         .map_err(|v| Error::usage(format!("{} is not valid UTF-8", v.to_string_lossy())))
 }
 
-fn number<T: std::str::FromStr>(v: OsString, flag: &str) -> Result<T> {
+/// A whole number; one parser for every numeric option (each `parse::<T>`
+/// would be code of its own), narrowed by [`narrow`] where needed.
+fn number(v: OsString, opt: &Opt) -> Result<u64> {
     let s = text(v)?;
     s.trim().parse().map_err(|_| {
         Error::usage(format!(
-            "invalid value for {flag}: '{s}' is not a whole number"
+            "invalid value for {}: '{s}' is not a whole number",
+            flag_name(opt)
         ))
     })
+}
+
+fn narrow<T: TryFrom<u64>>(n: u64, opt: &Opt) -> Result<T> {
+    T::try_from(n).map_err(|_| {
+        Error::usage(format!(
+            "invalid value for {}: {n} is too large",
+            flag_name(opt)
+        ))
+    })
+}
+
+/// `-j` for the option that people type short, else `--long`.
+fn flag_name(opt: &Opt) -> String {
+    match opt.short {
+        Some(c) if opt.id == OptId::Jobs => format!("-{c}"),
+        _ => format!("--{}", opt.long),
+    }
 }
 
 #[cfg(test)]

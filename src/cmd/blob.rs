@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
     let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
-    let outcome = pool::run(&ctx.client, ctx.notes, &dir, &[task], 1, |_, _| {})
+    let outcome = pool::run(&ctx.client, ctx.notes, &dir, &[task], 1, &mut |_, _| {})
         .pop()
         .unwrap_or_else(|| Err(Error::other("the download did not run")))?;
     if ctx.mode().is_json() {

@@ -182,20 +182,27 @@ fn download_all(
         reports[i] = Some(Report::Unavailable(why));
     }
     let mut write_failed = None;
-    let outcomes = pool::run(&ctx.client, ctx.notes, dir, &tasks, o.jobs, |_, outcome| {
-        let line = match outcome {
-            Ok(o) => render::outcome_line(o, &file_name(o.path())),
-            Err(e) => {
-                output::report(e, ctx.mode());
-                return;
+    let outcomes = pool::run(
+        &ctx.client,
+        ctx.notes,
+        dir,
+        &tasks,
+        o.jobs,
+        &mut |_, outcome| {
+            let line = match outcome {
+                Ok(o) => render::outcome_line(o, &file_name(o.path())),
+                Err(e) => {
+                    output::report(e, ctx.mode());
+                    return;
+                }
+            };
+            if text && write_failed.is_none() {
+                if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                    write_failed = Some(e);
+                }
             }
-        };
-        if text && write_failed.is_none() {
-            if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
-                write_failed = Some(e);
-            }
-        }
-    });
+        },
+    );
     if let Some(e) = write_failed {
         return Err(Error::from_stdout(e));
     }

@@ -34,7 +34,8 @@ pub fn run(
     dir: &Path,
     tasks: &[Task],
     jobs: usize,
-    mut done: impl FnMut(usize, &Result<Outcome>),
+    // `dyn`: one copy of the pool for every caller.
+    done: &mut dyn FnMut(usize, &Result<Outcome>),
 ) -> Vec<Result<Outcome>> {
     let board = Board::new(notes.live());
     let next = AtomicUsize::new(0);
