@@ -1,8 +1,9 @@
-# civitai-orch: build, test, demo, lint, release, bench. CI runs `make lint`
+# civitai-orch: build, test, demo, lint, release, bench, fuzz. CI runs `make lint`
 # and `make test`.
 CARGO ?= cargo
+FUZZ_SECS ?= 20
 
-.PHONY: build test demo lint release bench-download bench
+.PHONY: build test demo lint release bench-download bench fuzz
 
 build:
 	$(CARGO) build --bins --examples
@@ -42,3 +43,9 @@ bench-download: release
 # opt-levels or with more features; STATIC_PIE=1 measures static-pie builds.
 bench:
 	@CARGO="$(CARGO)" bash tests/support/bench.sh
+
+# The cargo-fuzz targets of fuzz/, each for FUZZ_SECS seconds (default 20),
+# one after another; nightly and cargo-fuzz are installed when missing.
+# FUZZ_TARGETS="names dates" runs only those.
+fuzz:
+	@FUZZ_SECS="$(FUZZ_SECS)" bash tests/support/fuzz.sh $(FUZZ_TARGETS)

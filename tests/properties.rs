@@ -1,0 +1,236 @@
+//! Property tests of the library, the code the binary runs: for any input,
+//! the names made for downloads stay in their directory and within 255
+//! bytes, escaped text holds nothing a terminal would act on, masked text
+//! never shows the secret, an encoded path segment decodes back to its id,
+//! and no wait is longer than its cap.
+//!
+//! The inputs mix arbitrary characters with the ones each function has to
+//! deal with (separators, dots, control characters, bidi overrides, the
+//! secret, `Bearer`), since fully random text rarely hits them.
+//!
+//! The fuzz targets in fuzz/ check the same functions, and more, with
+//! libFuzzer (`make fuzz`); the inputs they found a fault with are kept as
+//! plain tests at the end of this file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use civitai_orch::api::seg;
+use civitai_orch::download::naming::{self, extension, safe_name, safe_part};
+use civitai_orch::download::Naming;
+use civitai_orch::http::retry::{backoff, parse_retry_after, MAX_BACKOFF, MAX_RETRY_AFTER};
+use civitai_orch::text::{escape, mask_secrets, needs_escape};
+use proptest::prelude::*;
+use proptest::sample::select;
+
+/// Characters the functions under test treat specially.
+const TRICKY: &[char] = &[
+    '/', '\\', '.', ' ', ':', '*', '?', '"', '<', '>', '|', '#', '%', '\0', '\n', '\r', '\t',
+    '\x1b', '\x7f', '\u{85}', '\u{9b}', '\u{200e}', '\u{202e}', '\u{2066}', '\u{feff}', 'é', '😀',
+];
+
+/// Text of up to `max` characters: any character, or often a tricky one.
+fn hostile(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            2 => any::<char>(),
+            2 => select(TRICKY),
+            3 => prop::char::range('a', 'z'),
+        ],
+        0..=max,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
+}
+
+const CONTENT_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg; charset=x",
+    "audio/opus",
+    "video/webm",
+];
+
+/// A Content-Type as a server may send it, or anything.
+fn content_type() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        select(CONTENT_TYPES).prop_map(|s| Some(s.to_string())),
+        "audio/[a-z0-9]{0,8}".prop_map(Some),
+        hostile(40).prop_map(Some),
+    ]
+}
+
+/// A stem as the commands build one: `blob` from the id, `results` from
+/// the workflow id, the step name and the index (with `-N` when taken).
+fn stem() -> impl Strategy<Value = String> {
+    prop_oneof![
+        hostile(300).prop_map(|id| safe_name(&id)),
+        (
+            hostile(300),
+            hostile(300),
+            any::<usize>(),
+            any::<Option<u64>>()
+        )
+            .prop_map(|(wf, step, index, taken)| results_stem(&wf, &step, index, taken)),
+    ]
+}
+
+/// What `results` names the `index`th file of a step.
+fn results_stem(workflow_id: &str, step: &str, index: usize, taken: Option<u64>) -> String {
+    let base = format!(
+        "{}_{}_{index}",
+        safe_part(workflow_id, 90),
+        safe_part(step, 90)
+    );
+    match taken {
+        Some(n) => format!("{base}-{n}"),
+        None => base,
+    }
+}
+
+/// A file name that cannot leave `dir`: one plain component.
+fn assert_stays_in(path: &Path, dir: &Path) {
+    assert_eq!(path.parent(), Some(dir), "{path:?} leaves {dir:?}");
+    let name = path.file_name().expect("a file name").to_str().unwrap();
+    assert!(!name.contains(['/', '\0']), "{name:?}");
+    assert!(name != "." && name != "..", "{name:?}");
+    assert!(name.len() <= 255, "{} bytes: {name:?}", name.len());
+}
+
+fn assert_safe(raw: &str, name: &str) {
+    assert!(!name.is_empty(), "{raw:?} -> empty");
+    assert!(!name.contains(['/', '\\', '\0']), "{raw:?} -> {name:?}");
+    assert!(name != "." && name != "..", "{raw:?} -> {name:?}");
+    assert_stays_in(&Path::new("dir").join(name), Path::new("dir"));
+}
+
+proptest! {
+    #[test]
+    fn safe_names_have_no_separator_and_fit(raw in hostile(400)) {
+        let name = safe_name(&raw);
+        assert_safe(&raw, &name);
+        prop_assert!(name.len() <= 200, "{} bytes", name.len());
+        let part = safe_part(&raw, 90);
+        assert_safe(&raw, &part);
+        prop_assert!(part.len() <= 90, "{} bytes", part.len());
+    }
+
+    #[test]
+    fn final_and_part_paths_stay_in_the_dir(
+        stem in stem(),
+        blob_id in hostile(60),
+        ct in content_type(),
+        dir in select(&["out", "/tmp/x", ".", "a b/ü"][..]),
+    ) {
+        let dir = PathBuf::from(dir);
+        let naming = Naming { stem, blob_id, exact: None, force: false };
+        let ext = extension(&naming.blob_id, ct.as_deref());
+        prop_assert!(ext.starts_with('.') && ext.len() <= 6, "{ext:?}");
+        let final_path = naming::final_path(&naming, &dir, ct.as_deref());
+        assert_stays_in(&final_path, &dir);
+        let part = naming::part_path(&final_path);
+        assert_stays_in(&part, &dir);
+        prop_assert!(part.to_str().unwrap().ends_with(".part"));
+        // The `.part` named before the answer, from the id alone.
+        assert_stays_in(&naming::part_for(&naming, &dir), &dir);
+    }
+
+    #[test]
+    fn escaped_text_holds_nothing_to_act_on(s in hostile(200)) {
+        let out = escape(&s);
+        prop_assert!(!out.chars().any(needs_escape), "{s:?} -> {out:?}");
+        if !s.chars().any(needs_escape) {
+            prop_assert_eq!(out, s);
+        }
+    }
+
+    #[test]
+    fn masked_text_never_shows_the_secret(
+        secret in "[A-Za-z0-9._-]{8,40}",
+        pieces in prop::collection::vec(
+            prop_oneof![
+                hostile(20),
+                Just("SECRET".to_string()),
+                select(&["Bearer ", "bearer", "BEARER:", "Authorization: Bearer ", "\"", "=", "[hidden]"][..])
+                    .prop_map(str::to_string),
+            ],
+            0..12,
+        ),
+    ) {
+        let text: String = pieces
+            .iter()
+            .map(|p| if p == "SECRET" { secret.as_str() } else { p.as_str() })
+            .collect();
+        let out = mask_secrets(&text, Some(&secret));
+        prop_assert!(!out.contains(&secret), "{text:?} -> {out:?}");
+        let bearer = format!("Bearer {secret}");
+        prop_assert!(!out.contains(&bearer), "{text:?} -> {out:?}");
+    }
+
+    #[test]
+    fn encoded_segments_decode_back(id in hostile(80)) {
+        let s = seg(&id);
+        prop_assert!(!s.contains(['/', '?', '#', ' ']), "{id:?} -> {s:?}");
+        prop_assert!(s != "." && s != "..", "{id:?} -> {s:?}");
+        prop_assert_eq!(percent_decode(&s), Some(id));
+    }
+
+    #[test]
+    fn backoff_stays_under_its_cap(retry in any::<u32>(), seed in any::<u64>()) {
+        prop_assert!(backoff(retry, seed) <= MAX_BACKOFF);
+    }
+
+    #[test]
+    fn retry_after_stays_under_its_cap(value in retry_after_value(), now in clock()) {
+        if let Some(wait) = parse_retry_after(&value, now) {
+            prop_assert!(wait <= MAX_RETRY_AFTER, "{value:?} -> {wait:?}");
+        }
+    }
+}
+
+/// `%XX` back to bytes, then UTF-8; `None` for a malformed escape.
+fn percent_decode(s: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// Retry-After values: seconds (some beyond u64), the three HTTP date
+/// forms around any year, or anything.
+fn retry_after_value() -> impl Strategy<Value = String> {
+    let month = select(&["Jan", "Feb", "Oct", "dec"][..]);
+    prop_oneof![
+        "[0-9]{1,30}",
+        (0u32..40, month.clone(), 0u32..10000, 0u32..25, 0u32..61)
+            .prop_map(|(d, m, y, h, s)| format!("Wed, {d:02} {m} {y:04} {h:02}:00:{s:02} GMT")),
+        (0u32..40, month.clone(), 0u32..100)
+            .prop_map(|(d, m, y)| format!("Sunday, {d:02}-{m}-{y:02} 23:59:59 GMT")),
+        (month, 0u32..40, 0u32..10000).prop_map(|(m, d, y)| format!("Thu {m} {d} 00:00:00 {y:04}")),
+        hostile(40),
+    ]
+}
+
+/// Any clock a machine may have: before or after 1970, far out included.
+fn clock() -> impl Strategy<Value = SystemTime> {
+    prop_oneof![
+        (0u64..4_000_000_000).prop_map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+        any::<i64>().prop_map(|s| {
+            let d = Duration::from_secs(s.unsigned_abs());
+            if s >= 0 {
+                UNIX_EPOCH.checked_add(d)
+            } else {
+                UNIX_EPOCH.checked_sub(d)
+            }
+            .unwrap_or(UNIX_EPOCH)
+        }),
+    ]
+}
