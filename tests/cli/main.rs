@@ -29,6 +29,7 @@ mod help;
 mod http_layer;
 mod job;
 mod results;
+mod review;
 mod skill;
 mod step;
 mod test_cmd;
