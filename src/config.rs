@@ -52,22 +52,26 @@ pub fn resolve(g: &Flags) -> Result<Config> {
     let mut token = env("CIVITAI_API_TOKEN");
     let mut url = env("CIVITAI_API_URL");
     let mut file_vars = match &g.env_file {
-        Some(path) => read_env_file(path, "--env-file")?.ok_or_else(|| {
-            Error::usage(format!(
-                "cannot read --env-file {}: no such file",
-                path.display()
-            ))
-        })?,
+        Some(path) => {
+            let what = format!("--env-file {}", path.display());
+            read_env_file(path, &what, false)?
+                .ok_or_else(|| Error::usage(format!("cannot read {what}: no such file")))?
+        }
         None => Vec::new(),
     };
     // ./.env fills in what the environment and --env-file left unset.
-    file_vars.extend(read_env_file(Path::new(".env"), "./.env")?.unwrap_or_default());
+    file_vars.extend(read_env_file(Path::new(".env"), "./.env", true)?.unwrap_or_default());
     for (key, value) in file_vars {
         match key.as_str() {
             "CIVITAI_API_TOKEN" if token.is_none() => token = non_empty(value),
             "CIVITAI_API_URL" if url.is_none() => url = non_empty(value),
             _ => {}
         }
+    }
+    // From here on every message hides the token, even one about a URL
+    // into which the token was pasted by mistake.
+    if let Some(t) = &token {
+        crate::text::hide(t);
     }
     let url = g.api_url.clone().or(url);
     let api_url = normalize_url(url.as_deref().unwrap_or(DEFAULT_API_URL))?;
@@ -160,15 +164,21 @@ fn normalize_url(url: &str) -> Result<String> {
             Ok(url.to_string())
         }
         _ => Err(Error::usage(format!(
-            "invalid API URL '{url}': it must start with https:// or http:// and name a host"
+            "invalid API URL '{}': it must start with https:// or http:// and name a host",
+            crate::text::escape(url)
         ))),
     }
 }
 
 /// The variables of an env file (`what` names it in messages); `None` when
-/// there is no such file. A file that exists but cannot be read, or whose
-/// settings are not UTF-8, is refused by name (exit 2), never ignored.
-fn read_env_file(path: &Path, what: &str) -> Result<Option<Vec<(String, String)>>> {
+/// there is no such file, or, for the `optional` `./.env`, when that name is
+/// not a file (a Python virtualenv is often called `.env`). A file that
+/// exists but cannot be read, or whose settings are not UTF-8, is refused by
+/// name (exit 2), never ignored.
+fn read_env_file(path: &Path, what: &str, optional: bool) -> Result<Option<Vec<(String, String)>>> {
+    if optional && std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(None);
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

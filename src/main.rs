@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use civitai_orch::cli::{self, help, Action, Mode};
 use civitai_orch::error::{Error, Kind};
-use civitai_orch::{cmd, config, notes, output, text};
+use civitai_orch::{cmd, config, notes, output};
 
 fn main() -> ExitCode {
     let mut mode = early_mode();
@@ -18,9 +18,6 @@ fn main() -> ExitCode {
         Ok(Action::Run(globals, command)) => {
             mode = globals.mode;
             config::resolve(&globals.flags).and_then(|cfg| {
-                if let Some(token) = &cfg.token {
-                    text::hide(token);
-                }
                 let notes = notes::Notes::new(globals.quiet);
                 cmd::run(globals, command, &cfg, notes)
             })

@@ -421,6 +421,13 @@ fn blob(raw: Raw, args: &mut Args) -> Result<Command> {
     if raw.output.is_some() && raw.dir.is_some() {
         return Err(Error::usage("--output and --dir cannot be used together"));
     }
+    if let Some(o) = &raw.output {
+        if o.is_empty() || o.ends_with('/') || o == "." || o.ends_with("/.") || o.ends_with("/..") {
+            return Err(Error::usage(format!(
+                "--output needs a file name, not '{o}' (a folder goes in --dir)"
+            )));
+        }
+    }
     Ok(Command::Blob(BlobOpts {
         blob_id: args.id("<blobId>")?,
         download: raw.download,

@@ -16,6 +16,14 @@ use crate::text::escape;
 use pool::Task;
 
 pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
+    if let Some(path) = o.output.as_deref().filter(|p| *p != "-") {
+        if std::path::Path::new(path).is_dir() {
+            return Err(Error::usage(format!(
+                "--output {} is a folder; name a file, or use --dir",
+                escape(path)
+            )));
+        }
+    }
     if !o.download && o.output.is_none() {
         let (url, _) = download::resolve_blob(&ctx.client, &o.blob_id, o.nsfw, &[])?;
         if ctx.mode().is_json() {
@@ -78,5 +86,5 @@ fn blob_stem(id: &str) -> String {
         Some((stem, _)) if naming::has_extension(id) => stem,
         _ => id,
     };
-    naming::safe_name(stem)
+    naming::stable_part(stem, 200)
 }

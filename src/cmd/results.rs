@@ -21,6 +21,8 @@ use pool::Task;
 /// One file of a workflow, with where it would be saved.
 struct Item {
     step: String,
+    /// Which step of the workflow (names may be missing or repeated).
+    step_index: usize,
     blob: BlobRef,
     /// `{workflowId}_{stepName}_{index}`, made safe; the extension comes later.
     stem: String,
@@ -288,8 +290,15 @@ fn id_of_line(raw: &[u8], first: bool) -> std::result::Result<Option<String>, St
     if line.is_empty() {
         return Ok(None);
     }
-    if !line.starts_with('{') {
+    if !line.starts_with(['{', '"']) {
         return Ok(Some(line.to_string()));
+    }
+    if line.starts_with('"') {
+        // `jq .id` without `-r`: a JSON string is the id it holds.
+        return match serde_json::from_str::<String>(line) {
+            Ok(id) if !id.trim().is_empty() => Ok(Some(id)),
+            _ => Err("not a JSON string".to_string()),
+        };
     }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON object ({e})"))?;
     match v.get("id").and_then(Value::as_str) {
@@ -298,20 +307,21 @@ fn id_of_line(raw: &[u8], first: bool) -> std::result::Result<Option<String>, St
     }
 }
 
-/// The files of a workflow, each with a file name no other file of this run
-/// has: two steps whose names differ only in unsafe characters (`a/b`,
-/// `a_b`) must not share one file.
+/// The files of a workflow, each with a file name of its own: ids and step
+/// names changed by making them safe carry a hash of the original (so the
+/// name does not depend on what else a run was asked for), and names that
+/// differ only in case get `-2`, `-3` (one file on a case-blind disk).
 fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Vec<Item> {
     let mut items = Vec::new();
-    for step in wf.steps() {
+    for (step_index, step) in wf.steps().iter().enumerate() {
         let name = step.name.clone().unwrap_or_else(|| "step".into());
         let Some(output) = &step.output else { continue };
         for (index, blob) in api::find_blobs(output).into_iter().enumerate() {
             // Each part is cut on its own, so the index always survives.
             let base = format!(
                 "{}_{}_{index}",
-                naming::safe_part(workflow_id, 90),
-                naming::safe_part(&name, 90)
+                naming::stable_part(workflow_id, 90),
+                naming::stable_part(&name, 90)
             );
             let mut stem = base.clone();
             let mut n = 2;
@@ -322,6 +332,7 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Ve
             items.push(Item {
                 stem,
                 step: name.clone(),
+                step_index,
                 blob,
             });
         }
@@ -355,10 +366,10 @@ fn print_listing(
     )
     .out()?;
     writeln!(out, "Steps: {}", wf.steps().len()).out()?;
-    for step in wf.steps() {
+    for (i, step) in wf.steps().iter().enumerate() {
         let blobs: Vec<BlobRef> = items
             .iter()
-            .filter(|it| Some(&it.step) == step.name.as_ref())
+            .filter(|it| it.step_index == i)
             .map(|it| it.blob.clone())
             .collect();
         writeln!(out).out()?;

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
-use crate::text::escape;
+use crate::text::{escape, mask};
 
 /// Page size when `--take` is not given.
 const DEFAULT_TAKE: u32 = 20;
@@ -36,7 +36,9 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
     }
     let mut cursor = o.filters.cursor.clone();
-    let mut seen = HashSet::new();
+    // The cursors already asked for, the first one included: a server whose
+    // `next` repeats one must not make a page print twice.
+    let mut seen: HashSet<String> = cursor.iter().cloned().collect();
     let mut pages = 0usize;
     let resume = loop {
         let path = format!(
@@ -329,7 +331,7 @@ impl<'o> Printer<'o> {
                     .out()?;
                 }
                 if let Some(c) = next {
-                    writeln!(out, "Next cursor: {}", escape(c)).out()?;
+                    writeln!(out, "Next cursor: {}", mask(&escape(c))).out()?;
                 }
                 for (_, wf) in &kept {
                     writeln!(out).out()?;
@@ -363,7 +365,7 @@ impl<'o> Printer<'o> {
             // Scripts need the cursor to go on, so -q does not hide it.
             Mode::Jsonl => {
                 if let Some(c) = next {
-                    eprintln!("next cursor: {}", escape(c));
+                    eprintln!("next cursor: {}", mask(&escape(c)));
                 }
             }
             Mode::Text if self.all => {
@@ -378,7 +380,7 @@ impl<'o> Printer<'o> {
                     .out()?;
                 }
                 if let Some(c) = next {
-                    writeln!(out, "Next cursor: {}", escape(c)).out()?;
+                    writeln!(out, "Next cursor: {}", mask(&escape(c))).out()?;
                 }
             }
             _ => {}

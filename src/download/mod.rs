@@ -149,10 +149,9 @@ fn fetch(
         }
     };
     // Under the lock: a run that held it a moment ago may have finished.
+    // The .part is then left over (no live run holds it): removed.
     if let Some(done) = skip_existing(naming, dir) {
-        if part.len()? == 0 {
-            part.discard();
-        }
+        part.discard();
         return Ok(done);
     }
     if naming.force {

@@ -137,6 +137,27 @@ pub fn has_extension(id: &str) -> bool {
     id_extension(id).is_some()
 }
 
+/// A part of a file name that stays the same for the same id whatever else
+/// a run is asked for: [`safe_part`] of it, and when making it safe changed
+/// it (`a/b` and `a_b` would both give `a_b`), `~` and a hash of the id as
+/// sent, so that two ids never share one file. At most `max` bytes.
+pub fn stable_part(raw: &str, max: usize) -> String {
+    let safe = safe_part(raw, max);
+    if safe == raw {
+        return safe;
+    }
+    let mut short = safe_part(raw, max.saturating_sub(9).max(1));
+    short.push_str(&format!("~{:08x}", fnv1a(raw.as_bytes()) as u32));
+    short
+}
+
+/// FNV-1a: a stable, dependency-free hash for names (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// A part of a file name, made safe and cut to `max` bytes.
 pub fn safe_part(raw: &str, max: usize) -> String {
     let mut s = safe_name(raw);
@@ -179,6 +200,17 @@ pub fn safe_name(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_names_carry_a_hash_of_the_id() {
+        assert_eq!(stable_part("wf_1", 90), "wf_1");
+        let (a, b) = (stable_part("wf:1", 90), stable_part("wf/1", 90));
+        assert!(a.starts_with("wf_1~") && b.starts_with("wf_1~"), "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, stable_part("wf:1", 90), "stable");
+        let long = stable_part(&"x".repeat(300), 90);
+        assert!(long.len() <= 90 && long.contains('~'), "{long}");
+    }
 
     #[test]
     fn extensions() {

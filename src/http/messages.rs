@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::proxy::host_of;
 use crate::error::{Error, Kind};
-use crate::text::{cut, escape};
+use crate::text::{cut, escape, mask};
 
 /// The reason phrase of a status, for messages.
 pub fn reason(status: u16) -> &'static str {
@@ -78,7 +78,9 @@ fn summarize_body(content_type: &str, body: &str) -> Option<String> {
         Ok(_) => return None,
         Err(_) => body.lines().next().unwrap_or("").to_string(),
     };
-    let text = escape(text.trim());
+    // Secrets are hidden before the text is cut: a cut through a token
+    // would leave its first characters unrecognised.
+    let text = escape(&mask(text.trim()));
     (!text.is_empty()).then(|| cut(&text, 300))
 }
 

@@ -255,8 +255,10 @@ impl Client {
         total: Option<Duration>,
     ) -> Result<Response<Body>, Sent> {
         let req = req.body(body).map_err(|e| {
-            Sent::Local(Error::usage(format!(
-                "invalid request to '{}': {e}",
+            // The URL came from the server (a redirect) or was checked as a
+            // setting already: a bad one is the server's fault, not usage.
+            Sent::Local(Error::other(format!(
+                "cannot request '{}': {e}",
                 escape(url)
             )))
         })?;

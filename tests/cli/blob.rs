@@ -1,6 +1,7 @@
 //! `civitai-orch blob`: the redirect to a signed URL (the token never follows
 //! it), `--download`, `--output`, and hostile ids kept inside `--dir`.
 
+use crate::support::Cli;
 use crate::support::{cli, temp_dir, Fake, Reply, TOKEN};
 use crate::{files, JPEG};
 
@@ -126,4 +127,34 @@ fn hostile_blob_ids_land_inside_the_folder() {
         );
     }
     assert_eq!(files(&dir), ["inner"], "nothing written outside --dir");
+}
+
+/// `--output` naming a folder (existing, or with a trailing `/`) or nothing
+/// at all cannot be saved to: it is refused before the file is fetched, and
+/// no `.part` is left beside it (today the whole file is downloaded into
+/// `outdir.part`, `sub.part` or `.part`, then the rename fails).
+#[test]
+fn output_that_names_a_folder_or_nothing_is_refused_before_fetching() {
+    let fake = Fake::start();
+    let dir = temp_dir("output-dir");
+    std::fs::create_dir_all(dir.join("outdir")).unwrap();
+    for output in ["outdir", "sub/", ""] {
+        let run = Cli::new(
+            Some(&fake),
+            &["blob", JPEG, "--download", &format!("--output={output}")],
+        )
+        .dir(&dir)
+        .run();
+        assert_ne!(run.code, 0, "{run:?}");
+        run.one_error_line();
+        let names = files(&dir);
+        assert!(
+            !names.iter().any(|n| n.ends_with(".part")),
+            "--output={output:?} left {names:?}{run:?}"
+        );
+    }
+    assert!(
+        fake.cdn_requests().is_empty(),
+        "the file was fetched for an --output that cannot hold it"
+    );
 }

@@ -1,6 +1,7 @@
 //! Settings: the environment, `.env` and `--env-file` and how they layer,
 //! proxies, and numbers such as `--timeout` that must make sense.
 
+use crate::no_token_in;
 use crate::support::{cli, temp_dir, Cli, Fake, TOKEN};
 
 #[test]
@@ -153,4 +154,55 @@ fn an_env_file_with_bad_bytes_is_read_or_refused_never_ignored() {
         .stderr_has("./.env")
         .stderr_has("line 2");
     assert!(fake.requests().is_empty());
+}
+
+/// A URL setting that holds the token (pasted into the wrong variable, or
+/// as a query) is refused, and the refusal must not print the token: the
+/// token is known before the URL is checked.
+#[test]
+fn an_invalid_api_url_never_echoes_the_token() {
+    let fake = Fake::start();
+    for url in [
+        TOKEN.to_string(),
+        format!("{}/?key={TOKEN}", fake.url),
+        format!("{}/#{TOKEN}", fake.url),
+    ] {
+        for mode in [None, Some("--json")] {
+            let mut args: Vec<&str> = mode.into_iter().collect();
+            args.push("test");
+            let run = Cli::new(Some(&fake), &args)
+                .env("CIVITAI_API_URL", &url)
+                .run();
+            run.code(2);
+            no_token_in(&run, 12);
+        }
+    }
+    assert!(fake.requests().is_empty());
+}
+
+/// `python -m venv .env` is common: a `.env` *folder* in the working
+/// directory is not an env file, and must not stop every command.
+#[test]
+fn a_dot_env_folder_is_not_an_env_file() {
+    let fake = Fake::start();
+    let dir = temp_dir("venv");
+    std::fs::create_dir_all(dir.join(".env/bin")).unwrap();
+    Cli::new(Some(&fake), &["test"]).dir(&dir).run().ok();
+}
+
+/// The URL is shown in its error as for any other untrusted text: a line
+/// break or an escape sequence in it must not reach the terminal.
+#[test]
+fn an_invalid_api_url_is_escaped_in_its_error() {
+    let fake = Fake::start();
+    for url in ["ftp://a\nerror: forged line", "ftp://a\u{1b}[2Jb"] {
+        let run = Cli::new(Some(&fake), &["test"])
+            .env("CIVITAI_API_URL", url)
+            .run();
+        run.code(2).one_error_line();
+        assert!(
+            !run.stderr.contains('\u{1b}') && !run.stderr.contains("\nerror: forged"),
+            "raw control characters in the error:{run:?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{cli, temp_dir, Cli, Fake, Reply, TOKEN};
 use crate::{cut_reply, files, JPEG, W1, W_COMFY, W_IMG, W_VID};
+use crate::{image, raw_server, workflow_with_images};
 
 #[test]
 fn every_content_type_gets_its_extension() {
@@ -686,5 +687,290 @@ fn overlapping_runs_on_one_folder_end_with_every_file_whole() {
     for n in &names {
         let bytes = std::fs::read(dir.join(n)).unwrap();
         assert!(!bytes.is_empty(), "{n} is empty");
+    }
+}
+
+/// A redirect whose Location is not a valid URL (a space in it) is the
+/// server's fault: exit 1 like any other bad answer, not 2 (usage), which
+/// tells the user to fix the command line.
+#[test]
+fn a_redirect_to_a_malformed_url_is_not_a_usage_error() {
+    let fake = Fake::start();
+    let dir = temp_dir("bad-location");
+    fake.script(
+        &format!("/v2/consumer/blobs/{JPEG}"),
+        vec![Reply::redirect(307, "{{CDN}}/signed/a b")],
+    );
+    let run = cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    );
+    run.code(1).one_error_line();
+    assert!(files(&dir).is_empty(), "{run:?}");
+}
+
+/// Two workflows whose ids make the same safe name (`wf:1`, `wf_1`): one
+/// run numbers the second `-2`, but a later run of the second alone must
+/// not take the first one's file for its own ("already complete") — a
+/// file name must not depend on which other ids were on the line.
+#[test]
+fn a_file_name_belongs_to_one_workflow_whatever_else_was_asked() {
+    let fake = Fake::start();
+    fake.put_workflow(workflow_with_images(
+        "wf:1",
+        json!([image("synthetic-100.bin")]),
+    ));
+    fake.put_workflow(workflow_with_images(
+        "wf_1",
+        json!([image("synthetic-200.bin")]),
+    ));
+    let dir = temp_dir("same-name");
+    let d = dir.to_str().unwrap();
+    cli(
+        &fake,
+        &["results", "wf:1", "wf_1", "--download", "--dir", d],
+    )
+    .ok();
+    let doc = cli(
+        &fake,
+        &["--json", "results", "wf_1", "--download", "--dir", d],
+    )
+    .ok()
+    .json();
+    let entry = &doc["results"][0];
+    let file = entry["file"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        std::fs::metadata(file).unwrap().len(),
+        200,
+        "wf_1's result is another workflow's file: {doc}"
+    );
+}
+
+// Guards names from the server (workflow ids and step names with
+// `/`, `..`, control characters) staying inside --dir.
+#[test]
+fn hostile_ids_and_step_names_stay_inside_the_folder() {
+    let fake = Fake::start();
+    let mut wf = workflow_with_images("../../x/..", json!([image(JPEG)]));
+    let mut step = wf["steps"][0].clone();
+    step["name"] = json!("../../../tmp/evil\n\u{202e}");
+    wf["steps"] = json!([wf["steps"][0].clone(), step]);
+    fake.put_workflow(wf);
+    let top = temp_dir("hostile-names");
+    let inner = top.join("inner");
+    let run = cli(
+        &fake,
+        &[
+            "results",
+            "../../x/..",
+            "--download",
+            "--dir",
+            inner.to_str().unwrap(),
+        ],
+    );
+    run.ok();
+    assert_eq!(files(&top), ["inner"], "written outside --dir:{run:?}");
+    let names = files(&inner);
+    assert_eq!(names.len(), 2, "{names:?}");
+    for n in names {
+        assert!(
+            !n.contains('/') && !n.contains('\n') && !n.starts_with('.'),
+            "{n:?}"
+        );
+    }
+}
+
+// Guards a blob URL of another scheme in a workflow: the file
+// fails on its own, nothing is read from the local disk.
+#[test]
+fn a_blob_url_of_another_scheme_fails_alone() {
+    let fake = Fake::start();
+    let mut bad = image(JPEG);
+    bad["url"] = json!("file:///etc/hostname");
+    fake.put_workflow(workflow_with_images(
+        "scheme",
+        json!([bad, image("K3M9Q2Z7XW8V4T6R1P0N5B2C7D.png")]),
+    ));
+    let dir = temp_dir("scheme");
+    let run = cli(
+        &fake,
+        &[
+            "results",
+            "scheme",
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    run.code(1);
+    assert_eq!(files(&dir), ["scheme_0_1.png"], "{run:?}");
+}
+
+// Guards a final name that is a symlink: it is replaced by the
+// file, never written through to what it points at.
+#[test]
+fn a_final_name_that_is_a_symlink_is_replaced_not_written_through() {
+    let fake = Fake::start();
+    let dir = temp_dir("final-link");
+    let outside = temp_dir("final-link-outside");
+    let victim = outside.join("victim.jpeg");
+    std::fs::write(&victim, b"precious").unwrap();
+    let name = format!("{W1}_0_0.jpeg");
+    std::os::unix::fs::symlink(&victim, dir.join(&name)).unwrap();
+    // A dangling one too.
+    std::os::unix::fs::symlink(outside.join("nowhere"), dir.join(format!("{W1}_0_1.png"))).unwrap();
+    for force in [false, true] {
+        let mut args = vec!["results", W1, "--download", "--dir", dir.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        cli(&fake, &args).ok();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!outside.join("nowhere").exists());
+        let meta = std::fs::symlink_metadata(dir.join(&name)).unwrap();
+        assert!(meta.is_file());
+        assert_eq!(std::fs::read(dir.join(&name)).unwrap(), fake.media(JPEG));
+    }
+}
+
+// Guards a final name that is a folder: that file fails with an
+// error naming it, the folder and its contents are untouched, the other
+// files are saved.
+#[test]
+fn a_final_name_that_is_a_folder_fails_alone() {
+    let fake = Fake::start();
+    let dir = temp_dir("final-dir");
+    let name = format!("{W1}_0_0.jpeg");
+    std::fs::create_dir_all(dir.join(&name)).unwrap();
+    std::fs::write(dir.join(&name).join("keep"), b"k").unwrap();
+    let run = cli(
+        &fake,
+        &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+    );
+    run.code(1).stderr_has(&name);
+    assert_eq!(std::fs::read(dir.join(&name).join("keep")).unwrap(), b"k");
+    assert!(dir.join(format!("{W1}_0_1.png")).is_file());
+}
+
+// Guards a stale `.part` left by a killed run, then two runs
+// started together on the folder: both succeed, the file ends whole and
+// no `.part` is left, whichever run took it.
+#[test]
+fn a_stale_part_then_two_runs_at_once_end_whole() {
+    let fake = Fake::start();
+    let dir = temp_dir("stale");
+    let size = 2 * 1024 * 1024;
+    let id = format!("synthetic-{size}.bin");
+    fake.put_workflow(workflow_with_images("stale", json!([image(&id)])));
+    let name = "stale_0_0.bin";
+    // What a SIGKILLed run leaves: the first bytes, no lock.
+    let head: Vec<u8> = (0..1000u64)
+        .map(crate::support::fake::pattern_byte)
+        .collect();
+    std::fs::write(dir.join(format!("{name}.part")), &head).unwrap();
+    fake.set_chunk_delay(std::time::Duration::from_millis(2));
+    let d = dir.to_str().unwrap().to_string();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let cmd = Cli::new(
+                Some(&fake),
+                &["results", "stale", "--download", "--dir", &d],
+            );
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    for r in runs {
+        r.join().unwrap().ok();
+    }
+    // A run after both finds the file complete.
+    cli(&fake, &["results", "stale", "--download", "--dir", &d])
+        .ok()
+        .stdout_has("already complete");
+    assert_eq!(files(&dir), [name]);
+    let data = std::fs::read(dir.join(name)).unwrap();
+    assert_eq!(data.len(), size);
+    assert!(data
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b == crate::support::fake::pattern_byte(i as u64)));
+}
+
+// Guards a chunked body cut before its last chunk: the download
+// fails, and nothing is left under the final name (a later run would
+// otherwise skip a truncated file forever).
+#[test]
+fn a_chunked_body_cut_short_never_becomes_a_file() {
+    let fake = Fake::start();
+    let mut chunk = b"64\r\n".to_vec();
+    chunk.extend([7u8; 100]);
+    chunk.extend(b"\r\n");
+    let cdn = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+            .into(),
+        chunk,
+    );
+    let mut img = image(JPEG);
+    img["url"] = json!(format!("{cdn}/f.jpeg"));
+    fake.put_workflow(workflow_with_images("chunked", json!([img])));
+    let dir = temp_dir("chunked");
+    let run = cli(
+        &fake,
+        &[
+            "results",
+            "chunked",
+            "--download",
+            "--retries=0",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        !dir.join("chunked_0_0.jpeg").exists(),
+        "{:?}{run:?}",
+        files(&dir)
+    );
+}
+
+// Guards a `.part` hard-linked to a file elsewhere (same bytes as
+// the head of the blob, so a resume would be tempting): the other file is
+// never appended to.
+#[test]
+fn a_hard_linked_part_is_replaced_not_appended_to() {
+    let fake = Fake::start();
+    let dir = temp_dir("hardlink");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, &fake.media(JPEG)[..100]).unwrap();
+    std::fs::hard_link(&victim, dir.join(format!("{JPEG}.part"))).unwrap();
+    cli(
+        &fake,
+        &["blob", JPEG, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(std::fs::read(&victim).unwrap(), &fake.media(JPEG)[..100]);
+    assert_eq!(std::fs::read(dir.join(JPEG)).unwrap(), fake.media(JPEG));
+}
+
+// Guards retries of a download: a CDN that drops the connection
+// once, or answers 503 once, still gives the whole file.
+#[test]
+fn a_download_is_retried_after_a_drop_or_a_503() {
+    for first in [
+        Reply::Close,
+        Reply::html(503, "<html>busy</html>").header("Retry-After", "0"),
+    ] {
+        let fake = Fake::start();
+        fake.script(&format!("/signed/{JPEG}"), vec![first]);
+        let dir = temp_dir("cdn-retry");
+        cli(
+            &fake,
+            &["results", W1, "--download", "--dir", dir.to_str().unwrap()],
+        )
+        .ok();
+        assert_eq!(
+            std::fs::read(dir.join(format!("{W1}_0_0.jpeg"))).unwrap(),
+            fake.media(JPEG)
+        );
     }
 }

@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{cli, Cli, Fake, Reply, TOKEN};
+use crate::{no_token_in, raw_server};
 use crate::{workflow_path, W1};
+use serde_json::json;
 
 #[test]
 fn usage_errors_exit_2_with_the_usage_line() {
@@ -324,4 +326,98 @@ fn a_closed_stdout_is_not_an_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Error bodies are cut at 300 characters: a token quoted just before the
+/// cut must not leave its first characters on screen.
+#[test]
+fn a_token_cut_by_the_message_limit_leaves_no_prefix_of_it() {
+    let fake = Fake::start();
+    // "Unauthorized: " is 14 characters; 270 more put the token at 284, so
+    // the cut at 300 keeps its first 16 characters.
+    let detail = format!("{} {TOKEN} was refused", "x".repeat(269));
+    for mode in [None, Some("--json")] {
+        fake.script(
+            "/v2/consumer/workflows",
+            vec![Reply::problem(401, "Unauthorized", &detail)],
+        );
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.push("test");
+        let run = cli(&fake, &args);
+        run.code(3);
+        no_token_in(&run, 12);
+    }
+}
+
+// Guards the mask on every ProblemDetails field and on a 3xx's
+// Location, in text and JSON, fatal and per workflow.
+#[test]
+fn a_token_in_title_errors_or_location_is_hidden() {
+    let fake = Fake::start();
+    let doc = json!({
+        "title": format!("token {TOKEN}"),
+        "status": 422,
+        "errors": {"authorization": [format!("Bearer {TOKEN}"), TOKEN]},
+    });
+    let problem = Reply::Full {
+        status: 422,
+        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+        body: doc.to_string().into_bytes(),
+    };
+    let moved = Reply::redirect(302, &format!("https://elsewhere.example/?t={TOKEN}"));
+    for mode in [None, Some("--json"), Some("--jsonl")] {
+        fake.script(&workflow_path("t1"), vec![problem.clone()]);
+        fake.script(&workflow_path("t2"), vec![moved.clone()]);
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.extend(["results", "t1", "t2", "--retries=0"]);
+        let run = cli(&fake, &args);
+        assert_ne!(run.code, 0, "{run:?}");
+        no_token_in(&run, 12);
+        fake.script(&workflow_path("t1"), vec![problem.clone()]);
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.extend(["workflow", "t1"]);
+        let run = cli(&fake, &args);
+        run.code(2);
+        no_token_in(&run, 12);
+    }
+}
+
+// Guards the depth limit on a JSON bomb from the API: one error
+// line, exit 1, no stack overflow.
+#[test]
+fn a_deeply_nested_body_is_one_error() {
+    let fake = Fake::start();
+    let bomb = format!("{{\"id\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    for args in [vec!["workflow", "bomb"], vec!["results", "bomb"]] {
+        fake.script(&workflow_path("bomb"), vec![Reply::json(200, &bomb)]);
+        cli(&fake, &args).code(1).one_error_line();
+    }
+    fake.script(&workflow_path("bomb"), vec![Reply::json(200, &bomb)]);
+    let run = cli(&fake, &["--json", "workflow", "bomb"]);
+    run.code(1);
+    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(200, &format!("{{\"items\":[{bomb}]}}"))],
+    );
+    cli(&fake, &["workflows"]).code(1).one_error_line();
+}
+
+// Guards huge response headers from the API: a clean failure in
+// one line, no hang, no crash.
+#[test]
+fn huge_headers_are_one_error() {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Junk: {}\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    let url = raw_server(head, b"{}".to_vec());
+    let run = Cli::new(None, &["workflow", "x", "--retries=0"])
+        .env("CIVITAI_API_URL", &url)
+        .env("CIVITAI_API_TOKEN", TOKEN)
+        .run();
+    assert_ne!(run.code, 0, "{run:?}");
+    run.one_error_line();
 }

@@ -7,7 +7,9 @@
 //!   `workflow --wait`);
 //! - `downloads`: what `results --download` and `blob --download` share
 //!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
-//! - `errors`: exit codes, error lines, retries, timeouts;
+//! - `errors`: exit codes, error lines, secrets in them, retries, timeouts;
+//! - `http_layer`: the library's HTTP layer driven directly (which requests
+//!   may be repeated);
 //! - `config`: settings from the environment, env files, proxies, numbers;
 //! - `help`: help and version;
 //! - `skill`: the examples of SKILL.md, run as written;
@@ -15,6 +17,8 @@
 //!   broken fake is not mistaken for a broken CLI.
 //!
 //! This file holds only the fixture ids and the helpers several files share.
+//! Tests written to break the program (a careless user, a hostile server,
+//! overlapping runs) sit beside the others in the file of their command.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -29,7 +33,6 @@ mod help;
 mod http_layer;
 mod job;
 mod results;
-mod review;
 mod skill;
 mod step;
 mod test_cmd;
@@ -40,7 +43,9 @@ mod workflows;
 
 use std::path::Path;
 
-use support::Reply;
+use serde_json::json;
+use serde_json::Value;
+use support::{Reply, TOKEN};
 
 // The fixture workflows (fixtures/workflows/), newest first.
 const W1: &str = "0-019be44b-181e-7a7e-ab1b-b58dc7610dca";
@@ -77,4 +82,51 @@ fn cut_reply(ctype: &str, declared: usize, body: &[u8]) -> Reply {
         declared,
         body: body.to_vec(),
     }
+}
+
+// Helpers for building hostile answers.
+
+/// A workflow with one step `0` whose output holds `images`.
+fn workflow_with_images(id: &str, images: Value) -> Value {
+    json!({
+        "id": id,
+        "status": "succeeded",
+        "createdAt": "2026-01-21T22:21:26.332Z",
+        "steps": [{"$type": "textToImage", "name": "0", "status": "succeeded",
+                   "output": {"images": images}}]
+    })
+}
+
+/// An available image on the fake CDN.
+fn image(blob_id: &str) -> Value {
+    json!({"type": "image", "id": blob_id, "available": true,
+           "url": format!("{{{{CDN}}}}/signed/{blob_id}?sig=1")})
+}
+
+fn no_token_in(run: &support::Run, prefix_len: usize) {
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains(&TOKEN[..prefix_len]),
+            "the token (or {prefix_len} characters of it) was shown:{run:?}"
+        );
+    }
+}
+
+/// A one-shot HTTP server on loopback that answers its first request with
+/// `head` and `body` as raw bytes, then closes: for answers the fake cannot
+/// make (a chunked body cut short, huge headers).
+fn raw_server(head: String, body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+            let _ = s.flush();
+        }
+    });
+    url
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{cli, temp_dir, Cli, Fake, Reply, TOKEN};
 use crate::{files, workflow_path, W1, W_COMFY, W_IMG, W_VID};
+use crate::{image, workflow_with_images, JPEG};
 
 #[test]
 fn results_lists_every_output_shape() {
@@ -201,15 +202,18 @@ fn steps_whose_names_clash_get_files_of_their_own() {
         ],
     )
     .ok();
-    assert_eq!(
-        files(&dir),
-        [
-            "clash_a_b_0-2.jpeg",
-            "clash_a_b_0.jpeg",
-            "clash_a_b_1-2.png",
-            "clash_a_b_1.png"
-        ]
-    );
+    // `a_b` is kept as it is; `a/b`, changed to be safe, carries a hash of
+    // its raw name, so each step has files of its own, named the same on
+    // every run.
+    let names = files(&dir);
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&"clash_a_b_0.jpeg".to_string()), "{names:?}");
+    assert!(names.contains(&"clash_a_b_1.png".to_string()), "{names:?}");
+    let hashed: Vec<_> = names
+        .iter()
+        .filter(|n| n.starts_with("clash_a_b~"))
+        .collect();
+    assert_eq!(hashed.len(), 2, "{names:?}");
 }
 
 #[test]
@@ -322,4 +326,34 @@ fn a_rerun_over_finished_files_asks_the_cdn_nothing() {
             r.raw_path
         );
     }
+}
+
+/// `... | jq .id | civitai-orch results -` (jq without -r) gives JSON
+/// strings: such a line is the id it spells, never a path with quotes.
+#[test]
+fn a_stdin_line_that_is_a_json_string_is_that_id() {
+    let fake = Fake::start();
+    let run = Cli::new(Some(&fake), &["results", "-"])
+        .stdin(&format!("\"{W1}\"\n"))
+        .run();
+    let paths: Vec<String> = fake
+        .api_requests()
+        .iter()
+        .map(|r| r.raw_path.clone())
+        .collect();
+    assert_eq!(paths, [workflow_path(W1)], "{run:?}");
+    run.ok();
+}
+
+/// A step without a `name` still lists its files (`Image:` lines) in the
+/// text listing, as a named one does.
+#[test]
+fn an_unnamed_step_lists_its_files() {
+    let fake = Fake::start();
+    let mut wf = workflow_with_images("noname", json!([image(JPEG)]));
+    wf["steps"][0].as_object_mut().unwrap().remove("name");
+    fake.put_workflow(wf);
+    cli(&fake, &["results", "noname"])
+        .ok()
+        .stdout_has("  Image: ");
 }

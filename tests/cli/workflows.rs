@@ -2,8 +2,11 @@
 //! with `--all`, `--status` and `--limit`, and the text, JSON and JSON-lines
 //! forms of a page (counts, cursors, escaped server text).
 
+use crate::no_token_in;
+use crate::support::TOKEN;
 use crate::support::{cli, Fake, Reply};
 use crate::{W1, W_COMFY, W_FAIL, W_IMG, W_PROC, W_VID};
+use serde_json::json;
 
 #[test]
 fn workflows_lists_a_page_with_its_cursor() {
@@ -385,4 +388,44 @@ fn a_filtered_single_page_says_more_pages_exist() {
     )
     .ok()
     .stdout_has(W_FAIL);
+}
+
+/// `--jsonl` prints the next cursor on stderr; a cursor that quotes the
+/// token (or a `Bearer` value) goes through the same mask as every other
+/// stderr line.
+#[test]
+fn the_next_cursor_line_on_stderr_hides_the_token() {
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(
+            200,
+            &json!({"next": format!("c-{TOKEN}"),
+                    "items": [{"id": "a", "status": "succeeded", "createdAt": "x"}]})
+            .to_string(),
+        )],
+    );
+    let run = cli(&fake, &["--jsonl", "workflows"]);
+    run.ok().stderr_has("next cursor: ");
+    no_token_in(&run, 12);
+}
+
+/// `--all --cursor=C` where the server answers page C with `next: C`: the
+/// walk ends after that page, which is printed once, not twice (the cursor
+/// the walk started from counts as seen).
+#[test]
+fn all_from_a_cursor_the_server_repeats_prints_that_page_once() {
+    let fake = Fake::start();
+    let page = Reply::json(
+        200,
+        r#"{"next":"C","items":[{"id":"only","status":"succeeded","createdAt":"x"}]}"#,
+    );
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![page.clone(), page.clone(), page],
+    );
+    let run = cli(&fake, &["--jsonl", "workflows", "--all", "--cursor=C"]);
+    run.ok();
+    assert_eq!(run.jsonl_ids(), ["only"], "{run:?}");
+    assert_eq!(fake.api_requests().len(), 1, "{run:?}");
 }
