@@ -395,7 +395,24 @@ fn workflows(raw: Raw) -> Result<Command> {
     Ok(Command::Workflows(o))
 }
 
+/// `--dir`, `--force` and `-j` say how to save: without `--download` they
+/// would be ignored, which a careless line deserves to hear about.
+fn needs_download(raw: &Raw, download: bool) -> Result<()> {
+    let given = [
+        ("--dir", raw.dir.is_some()),
+        ("--force", raw.force),
+        ("-j", raw.jobs.is_some()),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((name, _)) if !download => {
+            Err(Error::usage(format!("{name} applies only with --download")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn results(raw: Raw, args: &mut Args) -> Result<Command> {
+    needs_download(&raw, raw.download)?;
     let jobs = raw.jobs.unwrap_or(DEFAULT_JOBS);
     if !(1..=64).contains(&jobs) {
         return Err(Error::usage("-j must be between 1 and 64"));
@@ -418,6 +435,7 @@ fn results(raw: Raw, args: &mut Args) -> Result<Command> {
 }
 
 fn blob(raw: Raw, args: &mut Args) -> Result<Command> {
+    needs_download(&raw, raw.download || raw.output.is_some())?;
     if raw.output.is_some() && raw.dir.is_some() {
         return Err(Error::usage("--output and --dir cannot be used together"));
     }

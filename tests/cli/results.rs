@@ -357,3 +357,19 @@ fn an_unnamed_step_lists_its_files() {
         .ok()
         .stdout_has("  Image: ");
 }
+
+#[test]
+fn saving_options_without_download_are_refused_not_ignored() {
+    for extra in [["--dir", "out"], ["--force", "--nsfw"], ["-j", "2"]] {
+        let mut args = vec!["results", W1];
+        args.extend(extra);
+        Cli::new(None, &args)
+            .run()
+            .code(2)
+            .stderr_has("applies only with --download");
+    }
+    Cli::new(None, &["blob", "x.png", "--dir", "out"])
+        .run()
+        .code(2)
+        .stderr_has("--dir applies only with --download");
+}
