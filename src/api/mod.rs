@@ -1,5 +1,7 @@
 //! The API as this program sees it: endpoint paths with percent-encoded
-//! segments, query strings, and lenient serde views of the responses.
+//! segments, query strings, the parsing of response bodies (with messages
+//! that name what was expected), lenient views of the responses, and the
+//! blobs found in step outputs.
 //!
 //! Views keep only what the CLI shows; every field but the id may be missing
 //! or null, unknown fields are ignored, and shapes that vary stay `Value`.
