@@ -1,11 +1,12 @@
 //! `download::naming` on any text: a safe name has no separator or NUL, is
 //! never empty, `.` or `..`, stays in its directory, and with its extension
-//! and `.part` fits in 255 bytes; `safe_part(s, 90)` fits in 90 bytes.
+//! and `.part` fits in 255 bytes; `safe_part(s, 90)` and `stable_part(s, 90)`
+//! fit in 90 bytes, and `stable_part` gives the same name every time.
 #![no_main]
 
 use std::path::Path;
 
-use civitai_orch::download::naming::{extension, safe_name, safe_part};
+use civitai_orch::download::naming::{extension, safe_name, safe_part, stable_part};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,6 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let part = safe_part(raw, 90);
     assert!(part.len() <= 90, "{raw:?} -> {part:?}");
     check(raw, &part);
+    let stable = stable_part(raw, 90);
+    assert!(stable.len() <= 90, "{raw:?} -> {stable:?}");
+    assert_eq!(stable, stable_part(raw, 90));
+    check(raw, &stable);
     for ct in [None, Some(id), Some(raw)] {
         let ext = extension(id, ct);
         assert!(
