@@ -9,8 +9,8 @@
 //! secret, `Bearer`), since fully random text rarely hits them.
 //!
 //! The fuzz targets in fuzz/ check the same functions, and more, with
-//! libFuzzer (`make fuzz`); the inputs they found a fault with are kept as
-//! plain tests at the end of this file.
+//! libFuzzer (`make fuzz`); an input one of them finds a fault with belongs
+//! at the end of this file as a plain `#[test]`, so it is never lost.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

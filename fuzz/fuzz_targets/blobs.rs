@@ -1,6 +1,8 @@
 //! `api::find_blobs` on any JSON: it never panics, finds at most one blob
 //! per JSON node, and every blob it finds is one the output really holds
-//! (a string `id` under a boolean `available`, or a `blobId(s)` string).
+//! (a string `id` under a boolean `available`, or a `blobId(s)` string),
+//! with a non-empty `url` when it has one. (Its `kind` may be empty: an
+//! output's own `"type": ""` is kept as it is.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,7 +26,6 @@ fuzz_target!(|data: &[u8]| {
             "blob {:?} is not in the input",
             b.id
         );
-        assert!(!b.kind.is_empty());
         assert!(b.url.as_deref() != Some(""), "an empty url is kept");
     }
 });
