@@ -28,10 +28,21 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Characters a terminal would act on rather than show.
+/// Characters a terminal would act on rather than show: controls, the
+/// bidirectional marks and overrides (they reorder what is shown), and the
+/// line and paragraph separators (some terminals break the line there).
 pub fn needs_escape(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// The first `max` characters, then `...` when there was more.
@@ -126,6 +137,7 @@ mod tests {
         assert_eq!(escape("a\x1b[2Jb\n\u{202e}c"), "a\\x1b[2Jb\\n\\u{202e}c");
         assert_eq!(escape("plain ünïcode"), "plain ünïcode");
         assert_eq!(escape("\u{9b}"), "\\u{9b}");
+        assert_eq!(escape("a\u{2028}b\u{61c}"), "a\\u{2028}b\\u{61c}");
     }
 
     #[test]

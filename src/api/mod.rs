@@ -312,14 +312,17 @@ fn blob_from_object(
     key: Option<&str>,
 ) -> BlobRef {
     let str_field = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
-    let kind = str_field("type").unwrap_or_else(|| {
-        match key {
-            Some(k) if k.to_ascii_lowercase().contains("video") => "video",
-            Some(k) if k.to_ascii_lowercase().contains("image") => "image",
-            _ => "blob",
-        }
-        .to_string()
-    });
+    // An empty type says nothing: the key it was found under decides.
+    let kind = str_field("type")
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            match key {
+                Some(k) if k.to_ascii_lowercase().contains("video") => "video",
+                Some(k) if k.to_ascii_lowercase().contains("image") => "image",
+                _ => "blob",
+            }
+            .to_string()
+        });
     BlobRef {
         id: id.to_string(),
         kind,
@@ -373,6 +376,12 @@ mod tests {
                 ("w.webm".into(), "video".into()),
             ]
         );
+    }
+
+    #[test]
+    fn an_empty_type_is_no_type() {
+        let out = json!({"images": [{"id": "x", "available": true, "type": ""}]});
+        assert_eq!(find_blobs(&out)[0].kind, "image");
     }
 
     #[test]

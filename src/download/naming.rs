@@ -158,13 +158,25 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A part of a file name, made safe and cut to `max` bytes.
+/// A part of a file name, made safe and cut to `max` bytes (never empty).
 pub fn safe_part(raw: &str, max: usize) -> String {
     let mut s = safe_name(raw);
     while s.len() > max {
         s.pop();
     }
+    trim_name_end(&mut s);
+    if s.is_empty() {
+        s.push('_');
+    }
     s
+}
+
+/// A name that ends in a dot or a space loses it on some file systems
+/// (Windows), which would make it another name: such ends are cut off.
+fn trim_name_end(s: &mut String) {
+    while s.ends_with(['.', ' ']) {
+        s.pop();
+    }
 }
 
 /// A name from the server made safe for any file system: no separators, no
@@ -193,6 +205,10 @@ pub fn safe_name(raw: &str) -> String {
     // Leave room for the extension and ".part" within 255 bytes.
     while s.len() > 200 {
         s.pop();
+    }
+    trim_name_end(&mut s);
+    if s.is_empty() {
+        s = "blob".into();
     }
     s
 }
@@ -249,5 +265,9 @@ mod tests {
         assert_eq!(safe_name("CON"), "_CON");
         assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
         assert!(safe_name(&"é".repeat(300)).len() <= 200);
+        // A cut never leaves a name that ends in a dot or a space, nor nothing.
+        let cut = safe_name(&format!("{}. x", "a".repeat(199)));
+        assert!(!cut.ends_with(['.', ' ']), "{cut:?}");
+        assert_eq!(safe_part("é", 1), "_");
     }
 }
