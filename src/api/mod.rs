@@ -243,9 +243,6 @@ pub struct BlobRef {
     pub url: Option<String>,
     pub available: bool,
     pub blocked_reason: Option<String>,
-    /// The job that made it, and its content level (`pg` ... `xxx`).
-    pub job_id: Option<String>,
-    pub nsfw_level: Option<String>,
     pub width: Option<u64>,
     pub height: Option<u64>,
 }
@@ -301,8 +298,6 @@ fn collect_blobs(v: &Value, key: Option<&str>, found: &mut Vec<BlobRef>, depth: 
             url: None,
             available: true,
             blocked_reason: None,
-            job_id: None,
-            nsfw_level: None,
             width: None,
             height: None,
         }),
@@ -334,8 +329,6 @@ fn blob_from_object(
         url: str_field("url").filter(|u| !u.is_empty()),
         available,
         blocked_reason: str_field("blockedReason"),
-        job_id: str_field("jobId"),
-        nsfw_level: str_field("nsfwLevel"),
         width: map.get("width").and_then(Value::as_u64),
         height: map.get("height").and_then(Value::as_u64),
     }

@@ -391,9 +391,6 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
                 "available": it.blob.available,
                 "width": it.blob.width,
                 "height": it.blob.height,
-                "jobId": it.blob.job_id,
-                "nsfwLevel": it.blob.nsfw_level,
-                "blockedReason": it.blob.blocked_reason,
                 "file": Value::Null,
             });
             if let Some(r) = reports.get(i) {

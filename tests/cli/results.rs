@@ -373,20 +373,3 @@ fn saving_options_without_download_are_refused_not_ignored() {
         .code(2)
         .stderr_has("--dir applies only with --download");
 }
-
-#[test]
-fn json_entries_carry_job_level_and_block_reason() {
-    let fake = Fake::start();
-    let doc = cli(&fake, &["--json", "results", W1, W_IMG]).ok().json();
-    let first = &doc[0]["results"][0];
-    assert_eq!(first["jobId"], "58de87d7-d594-4d71-ae43-dd8fc1bcbd23");
-    assert_eq!(first["nsfwLevel"], "pg13");
-    assert_eq!(first["blockedReason"], Value::Null);
-    let blocked: Vec<&Value> = doc[1]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["available"] == false)
-        .collect();
-    assert_eq!(blocked[0]["blockedReason"], "NSFW content not allowed");
-}
