@@ -25,7 +25,6 @@ use crate::error::{Error, Kind, Result};
 use crate::notes::Notes;
 use crate::text::escape;
 pub use messages::{reason, status_error, transport_error};
-pub use proxy::host_of;
 use retry::{Failure, Method};
 
 /// Error bodies are read up to this size for their message.
