@@ -182,17 +182,12 @@ where
         let opt = opt.map_err(|e| e.with_usage(usage(command)))?;
         set(opt, command, &mut p, &mut raw, &mut g).map_err(|e| e.with_usage(usage(command)))?;
     }
-    if command.is_some_and(|c| c.name == "help") {
-        return help_topic(&raw);
-    }
-    if raw.help || (command.is_none() && !raw.version) {
-        return Ok(Action::Help(command.map(|c| c.name.to_string())));
-    }
-    if raw.version {
-        return Ok(Action::Version);
-    }
-    let Some(spec) = command else {
-        return Ok(Action::Help(None));
+    let spec = match (command, raw.help, raw.version) {
+        (Some(c), _, _) if c.name == "help" => return help_topic(&raw),
+        (c, true, _) => return Ok(Action::Help(c.map(|c| c.name.to_string()))),
+        (_, false, true) => return Ok(Action::Version),
+        (None, false, false) => return Ok(Action::Help(None)),
+        (Some(c), false, false) => c,
     };
     g.mode = mode(&raw, spec).map_err(|e| e.with_usage(spec.usage))?;
     let command = build(spec.name, raw).map_err(|e| e.with_usage(spec.usage))?;
@@ -323,8 +318,8 @@ fn help_topic(raw: &Raw) -> Result<Action> {
 }
 
 /// The command's arguments checked and turned into a [`Command`].
-fn build(name: &str, raw: Raw) -> Result<Command> {
-    let mut args = Args(raw.positionals.clone().into_iter());
+fn build(name: &str, mut raw: Raw) -> Result<Command> {
+    let mut args = Args(std::mem::take(&mut raw.positionals).into_iter());
     let command = match name {
         "test" => Command::Test,
         "user" => {
@@ -386,12 +381,6 @@ fn workflows(raw: Raw) -> Result<Command> {
         all: raw.all,
         limit: raw.limit,
     };
-    if !raw.positionals.is_empty() {
-        return Err(Error::usage(format!(
-            "unexpected argument '{}'",
-            raw.positionals[0].to_string_lossy()
-        )));
-    }
     Ok(Command::Workflows(o))
 }
 
