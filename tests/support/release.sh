@@ -20,8 +20,7 @@
 #
 # They are also linked with `-z noseparate-code`: the read-only data shares
 # the executable segment instead of starting a page-aligned segment of its
-# own, which saves the padding between them (4 KB here, the margin that keeps
-# the binary under 2.0 MB). The price is that constant data is mapped
+# own, which saves the padding between them. The price is that constant data is mapped
 # executable too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
