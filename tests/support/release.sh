@@ -22,6 +22,10 @@
 # the executable segment instead of starting a page-aligned segment of its
 # own, which saves the padding between them. The price is that constant data is mapped
 # executable too.
+#
+# And without unwind tables (tests/support/no-unwind-tables.ld, 172 KB here):
+# with panic = "abort" nothing reads them but a panic's RUST_BACKTRACE, which
+# then prints an empty backtrace after the panic message.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -32,7 +36,7 @@ say() { printf 'release: %s\n' "$*"; }
 
 # Extra rustc flags for the musl targets (see above).
 musl_flags() {
-  local layout="-C link-arg=-Wl,-z,noseparate-code"
+  local layout="-C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,-T,$PWD/tests/support/no-unwind-tables.ld"
   if [ "${STATIC_PIE:-}" = 1 ]; then echo "$layout"; else echo "-C relocation-model=static $layout"; fi
 }
 
