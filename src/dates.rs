@@ -44,6 +44,37 @@ pub fn parse_date(
     parse_absolute(value.as_bytes(), bound).ok_or_else(|| not_a_date(value))
 }
 
+/// An instant as the API writes it (`2026-01-21T22:21:26.332Z`, any number
+/// of fraction digits); `None` for anything else.
+pub fn parse_instant(value: &str) -> Option<OffsetDateTime> {
+    let v = value.trim();
+    if !v.is_ascii() || v.len() < 16 {
+        return None;
+    }
+    parse_absolute(v.as_bytes(), Bound::From)
+}
+
+/// A length of time as people read it: `850 ms`, `14.9 s`, `3 min 5 s`,
+/// `2 h 4 min`, `3 d 4 h`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let s = d.as_secs();
+    match s {
+        _ if ms < 1000 => format!("{ms} ms"),
+        0..=59 => format!("{:.1} s", ms as f64 / 1000.0),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// The time from one API instant to another, when both are readable and
+/// in that order.
+pub fn between(start: &str, end: &str) -> Option<Duration> {
+    let d = parse_instant(end)? - parse_instant(start)?;
+    Duration::try_from(d).ok()
+}
+
 /// UTC ISO 8601 with exactly 3 fraction digits and Z: "2026-01-20T06:00:00.000Z".
 pub fn format_iso_millis(t: OffsetDateTime) -> String {
     let utc = to_utc_clamped(t);
@@ -433,6 +464,20 @@ pub fn to_system_time(instant: OffsetDateTime) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_instants_and_durations() {
+        let d = between("2026-01-21T22:21:26.332Z", "2026-01-21T22:21:41.8700000Z").unwrap();
+        assert_eq!(d.as_millis(), 15_538);
+        assert_eq!(human_duration(d), "15.5 s");
+        assert!(between("2026-01-21T22:21:41Z", "2026-01-21T22:21:26Z").is_none());
+        assert!(parse_instant("2026-01-21").is_none());
+        assert!(parse_instant("yesterday").is_none());
+        assert_eq!(human_duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human_duration(Duration::from_secs(185)), "3 min 5 s");
+        assert_eq!(human_duration(Duration::from_secs(7440)), "2 h 4 min");
+        assert_eq!(human_duration(Duration::from_secs(100_000)), "1 d 3 h");
+    }
 
     fn utc(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8, nanos: u32) -> OffsetDateTime {
         Date::from_calendar_date(y, Month::try_from(mo).unwrap(), d)

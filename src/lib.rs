@@ -13,7 +13,7 @@
 //! cmd                                  one file per command
 //! output   download   api              what is printed, saved, asked for
 //! http     cli                         requests and retries; argv to an action
-//! config   dates                       settings; date parsing
+//! config   dates    fields             settings; date parsing; --fields
 //! text     error    notes              leaves: escaping and secrets, the error
 //!                                      type and exit codes, stderr notes
 //! ```
@@ -33,6 +33,7 @@ pub mod config;
 pub mod dates;
 pub mod download;
 pub mod error;
+pub mod fields;
 pub mod http;
 pub mod notes;
 pub mod output;

@@ -235,6 +235,42 @@ impl Step {
 }
 
 /// A file a step produced, found anywhere in its output.
+/// What a workflow was charged, by currency (Buzz account type), from its
+/// `transactions.list`: debits less credits, in the order first seen.
+pub fn cost_by_currency(workflow: &Value) -> Vec<(String, f64)> {
+    let mut by: Vec<(String, f64)> = Vec::new();
+    let list = workflow
+        .pointer("/transactions/list")
+        .and_then(Value::as_array);
+    for t in list.into_iter().flatten() {
+        let (Some(account), Some(amount)) = (
+            t.get("accountType").and_then(Value::as_str),
+            t.get("amount").and_then(Value::as_f64),
+        ) else {
+            continue;
+        };
+        let signed = match t.get("type").and_then(Value::as_str) {
+            Some("credit") => -amount,
+            _ => amount,
+        };
+        match by.iter_mut().find(|(a, _)| a == account) {
+            Some((_, sum)) => *sum += signed,
+            None => by.push((account.to_string(), signed)),
+        }
+    }
+    by
+}
+
+/// Why a step failed, where the workflow says: its `metadata.failureReason`
+/// (or a `failureReason` / `error` of the step itself).
+pub fn failure_reason(step: &Value) -> Option<&str> {
+    step.pointer("/metadata/failureReason")
+        .or_else(|| step.get("failureReason"))
+        .or_else(|| step.get("error"))
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobRef {
     pub id: String,
@@ -245,6 +281,9 @@ pub struct BlobRef {
     pub blocked_reason: Option<String>,
     pub width: Option<u64>,
     pub height: Option<u64>,
+    /// The job that made it.
+    pub job_id: Option<String>,
+    pub nsfw_level: Option<String>,
 }
 
 /// Every blob in a step's output, in document order: objects with a string
@@ -300,6 +339,8 @@ fn collect_blobs(v: &Value, key: Option<&str>, found: &mut Vec<BlobRef>, depth: 
             blocked_reason: None,
             width: None,
             height: None,
+            job_id: None,
+            nsfw_level: None,
         }),
         _ => {}
     }
@@ -331,6 +372,8 @@ fn blob_from_object(
         blocked_reason: str_field("blockedReason"),
         width: map.get("width").and_then(Value::as_u64),
         height: map.get("height").and_then(Value::as_u64),
+        job_id: str_field("jobId"),
+        nsfw_level: str_field("nsfwLevel"),
     }
 }
 

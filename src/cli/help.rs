@@ -37,10 +37,17 @@ Example:
 [--all] [--limit=N]",
         summary: "list your workflows, newest first",
         details: "\
+Where more pages exist, the last line on stderr says how many were shown
+and the --cursor that goes on (in every output mode).
+
+Useful --fields: id status createdAt startedAt completedAt tags cost.total
+  nsfwLevel steps.name steps.$type steps.status steps.jobs.id
+
 Examples:
   civitai-orch workflows --tag=type:video --take=5
   civitai-orch workflows --from=24h --status=failed --all
-  civitai-orch --jsonl workflows --all --limit=100 | jq -r .id",
+  civitai-orch --jsonl workflows --all --limit=100 | jq -r .id
+  civitai-orch workflows --from=24h --fields=id,status,cost.total",
     },
     CommandSpec {
         name: "user",
@@ -49,41 +56,112 @@ Examples:
 [--excludeFailed] [--oldest] [--cursor=C]",
         summary: "list a user's workflows (needs a manager token)",
         details: "\
+Useful --fields: as for workflows.
+
 Example:
   civitai-orch user 12345 --take=5 --excludeFailed",
     },
     CommandSpec {
         name: "workflow",
         aliases: &[],
-        usage: "civitai-orch workflow <workflowId> [--wait[=SECS]]",
-        summary: "show one workflow as JSON",
+        usage: "civitai-orch workflow <workflowId>...|- [--summary] [--wait[=SECS]] [-j N]",
+        summary: "show workflows as JSON, or summarised",
         details: "\
+Several ids, or - (ids from stdin: one per line, or JSON lines with an
+\"id\"), are fetched -j at a time and printed in the order given; with
+--json they make one array. An id that fails is reported and the others
+go on; the exit code is that of the first failure. --wait takes one id.
+
+Useful --fields: id status createdAt completedAt cost.total tags
+  steps.name steps.$type steps.status steps.jobs.id steps.jobs.status
+
 Examples:
   civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca
-  civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --wait=120",
+  civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --summary
+  civitai-orch workflow 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --wait=120
+  civitai-orch --jsonl workflows --status=failed \\
+    | civitai-orch workflow - --summary",
     },
     CommandSpec {
         name: "job",
         aliases: &[],
-        usage: "civitai-orch job <jobId> [--raw]",
-        summary: "summarise a job: prompt, classification, scan results",
+        usage: "civitai-orch job <jobId>...|- [--raw] [-j N]",
+        summary: "summarise jobs: prompt, classification, scan results",
         details: "\
+Several ids or - work as for 'workflow' (JSON lines give \"jobId\" or \"id\").
+
+Useful --fields: jobId cost job.type job.createdAt job.params.prompt
+  job.promptClassificationResult lastEvent.type lastEvent.context
+  lastEvent.context.hive_csam_score result.blobKey result.available
+
 Example:
   civitai-orch job 58de87d7-d594-4d71-ae43-dd8fc1bcbd23",
     },
     CommandSpec {
         name: "step",
         aliases: &[],
-        usage: "civitai-orch step <workflowId> <stepName>",
-        summary: "show one step of a workflow as JSON",
+        usage: "civitai-orch step <workflowId> <stepName>...|- [-j N]",
+        summary: "show steps of a workflow as JSON",
         details: "\
+Several step names, or - (names from stdin), work as for 'workflow'.
+
+Useful --fields: name $type status startedAt completedAt jobs.id
+  jobs.status input.prompt output
+
 Example:
   civitai-orch step 0-019be44b-181e-7a7e-ab1b-b58dc7610dca 0",
     },
     CommandSpec {
+        name: "scan",
+        aliases: &[],
+        usage: "civitai-orch scan <workflowId|jobId>...|- [--flagged] [--threshold=X] [-j N]",
+        summary: "the content-scan results of every job of workflows",
+        details: "\
+A workflow id stands for every job of its steps; a bare UUID is a job id.
+Write wf:ID or job:ID to say which. Each job is fetched with its scan
+context (GET /v1/consumer/jobs/ID?detailed=true), -j at a time, and
+printed in the order given: workflow, step, job, status, its files
+(available, blockedReason, nsfwLevel), the prompt classification, then
+hive_csam_score, hive_vlm_summary, blocked_reason, nsfwLevel and the
+rest of the context. In JSON each score (a context value whose name holds
+'score') also comes as numbers under \"scores\": \"0.00 %, 12.5 %\" gives
+[0.0, 0.125] (percentages as fractions). A job is flagged when a file of
+it is blocked, its context has a blocked_reason, or a score is at or over
+--threshold.
+
+Useful --fields: workflowId stepName jobId status flagged flaggedBy
+  files.id files.blockedReason scores.hive_csam_score
+  context.hive_vlm_summary promptClassification
+
+Examples:
+  civitai-orch scan 0-019be450-3c2d-7b11-9a4e-2f61d0c8e5a7
+  civitai-orch --jsonl workflows --from=24h --all \\
+    | civitai-orch scan - --flagged",
+    },
+    CommandSpec {
+        name: "stats",
+        aliases: &[],
+        usage: "civitai-orch stats [--tag=T]... [--query=Q] [--from=D] [--to=D] \
+[--status=S[,S]] [--excludeFailed] [--oldest] [--limit=N] [--by=KEY]",
+        summary: "count workflows, files, cost and durations over the listing",
+        details: "\
+Walks every page of the listing (the filters of 'workflows') in constant
+memory and prints: workflows by status and by step type; files by kind,
+blocked ones by reason; the total cost (cost.total), and by currency from
+the workflows' transactions (debits less credits); the durations of
+finished workflows (completedAt - createdAt: median, p90, max); the most
+common failure reasons (a failed step's metadata.failureReason). A
+workflow listed twice is counted once. --by adds a table by day or hour
+(of createdAt, UTC), tag, step type or status.
+
+Examples:
+  civitai-orch stats --from=7d --tag=type:video
+  civitai-orch --json stats --from=2026-01-01 --to=2026-01-31 --by=day",
+    },
+    CommandSpec {
         name: "results",
         aliases: &[],
-        usage: "civitai-orch results <workflowId>... [--download] [--dir=PATH] \
+        usage: "civitai-orch results <workflowId>...|- [--download] [--dir=PATH] \
 [-j N] [--force] [--nsfw]",
         summary: "list (and download) the files a workflow made",
         details: "\

@@ -17,6 +17,7 @@ use lexopt::Arg::{Long, Short, Value};
 
 use crate::config::Flags;
 use crate::error::{Error, Result};
+use crate::fields::Fields;
 use help::CommandSpec;
 use options::{Opt, OptId, Takes};
 
@@ -55,6 +56,8 @@ impl Mode {
 pub struct Globals {
     pub mode: Mode,
     pub quiet: bool,
+    /// `--fields`: only these parts of each object.
+    pub fields: Option<Fields>,
     /// Settings that `config` resolves with the environment.
     pub flags: Flags,
 }
@@ -64,9 +67,11 @@ pub enum Command {
     Test,
     User(UserOpts),
     Workflows(WorkflowsOpts),
-    Workflow { id: String, wait: Option<u64> },
-    Job { id: String, raw: bool },
-    Step { workflow_id: String, step: String },
+    Workflow(WorkflowOpts),
+    Job(JobOpts),
+    Step(StepOpts),
+    Scan(ScanOpts),
+    Stats(StatsOpts),
     Results(ResultsOpts),
     Blob(BlobOpts),
     Completions(String),
@@ -98,6 +103,59 @@ pub struct WorkflowsOpts {
     pub statuses: Vec<String>,
     pub all: bool,
     pub limit: Option<u64>,
+}
+
+/// `workflow`: one or many ids (`-` reads them from stdin).
+#[derive(Debug, PartialEq)]
+pub struct WorkflowOpts {
+    pub ids: Vec<String>,
+    pub wait: Option<u64>,
+    pub summary: bool,
+    pub jobs: usize,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct JobOpts {
+    pub ids: Vec<String>,
+    pub raw: bool,
+    pub jobs: usize,
+}
+
+/// `step`: one or many step names of one workflow.
+#[derive(Debug, PartialEq)]
+pub struct StepOpts {
+    pub workflow_id: String,
+    pub steps: Vec<String>,
+    pub jobs: usize,
+}
+
+/// `scan`: workflow and job ids, mixed.
+#[derive(Debug, PartialEq)]
+pub struct ScanOpts {
+    pub ids: Vec<String>,
+    pub jobs: usize,
+    pub flagged: bool,
+    pub threshold: f64,
+}
+
+/// The score that flags a job when `--threshold` is not given.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// `stats`: the walk of `workflows --all`, counted.
+#[derive(Debug, PartialEq)]
+pub struct StatsOpts {
+    pub walk: WorkflowsOpts,
+    pub by: Option<By>,
+}
+
+/// `stats --by`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    Day,
+    Hour,
+    Tag,
+    Type,
+    Status,
 }
 
 #[derive(Debug, PartialEq)]
@@ -150,6 +208,11 @@ struct Raw {
     force: bool,
     nsfw: bool,
     output: Option<String>,
+    fields: Option<String>,
+    summary: bool,
+    flagged: bool,
+    threshold: Option<f64>,
+    by: Option<By>,
 }
 
 /// Parses the whole argv (program name first).
@@ -190,6 +253,7 @@ where
         (Some(c), false, false) => c,
     };
     g.mode = mode(&raw, spec).map_err(|e| e.with_usage(spec.usage))?;
+    g.fields = fields(&raw, g.mode).map_err(|e| e.with_usage(spec.usage))?;
     let command = build(spec.name, raw).map_err(|e| e.with_usage(spec.usage))?;
     Ok(Action::Run(g, command))
 }
@@ -283,6 +347,11 @@ fn set(
         OptId::Force => raw.force = true,
         OptId::Nsfw => raw.nsfw = true,
         OptId::Output => raw.output = Some(text(value(p)?)?),
+        OptId::Fields => raw.fields = Some(text(value(p)?)?),
+        OptId::Summary => raw.summary = true,
+        OptId::Flagged => raw.flagged = true,
+        OptId::Threshold => raw.threshold = Some(threshold(&text(value(p)?)?)?),
+        OptId::By => raw.by = Some(by(&text(value(p)?)?)?),
     }
     Ok(())
 }
@@ -299,6 +368,49 @@ fn mode(raw: &Raw, spec: &CommandSpec) -> Result<Mode> {
         (true, false) => Ok(Mode::Json),
         (false, true) => Ok(Mode::Jsonl),
     }
+}
+
+/// `--fields`, checked; `--summary` is a text view of its own.
+fn fields(raw: &Raw, mode: Mode) -> Result<Option<Fields>> {
+    if raw.summary && (raw.fields.is_some() || mode.is_json()) {
+        return Err(Error::usage(
+            "--summary is a text view; for JSON or a few fields use --json or --fields",
+        ));
+    }
+    raw.fields
+        .as_deref()
+        .map(|list| Fields::parse(list).map_err(|why| Error::usage(format!("--fields: {why}"))))
+        .transpose()
+}
+
+/// `--threshold`: a fraction, or a percentage (`87.5%`).
+fn threshold(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let (n, scale) = match t.strip_suffix('%') {
+        Some(p) => (p.trim(), 100.0),
+        None => (t, 1.0),
+    };
+    match n.parse::<f64>() {
+        Ok(x) if (0.0..=scale).contains(&x) => Ok(x / scale),
+        _ => Err(Error::usage(format!(
+            "invalid value for --threshold: '{s}'; use a number from 0 to 1 (or 0% to 100%)"
+        ))),
+    }
+}
+
+fn by(s: &str) -> Result<By> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "day" => By::Day,
+        "hour" => By::Hour,
+        "tag" => By::Tag,
+        "type" => By::Type,
+        "status" => By::Status,
+        _ => {
+            return Err(Error::usage(format!(
+                "invalid value for --by: '{s}'; use day, hour, tag, type or status"
+            )))
+        }
+    })
 }
 
 /// `help [command]`.
@@ -336,19 +448,39 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
                 filters: raw.filters,
             })
         }
-        "workflows" => workflows(raw)?,
-        "workflow" => Command::Workflow {
-            id: args.id("<workflowId>")?,
-            wait: raw.wait,
-        },
-        "job" => Command::Job {
-            id: args.id("<jobId>")?,
+        "workflows" => Command::Workflows(workflows(raw)?),
+        "stats" => Command::Stats(StatsOpts {
+            by: raw.by,
+            walk: workflows(raw)?,
+        }),
+        "workflow" => {
+            let ids = args.ids("<workflowId>")?;
+            if raw.wait.is_some() && (ids.len() > 1 || ids[0] == "-") {
+                return Err(Error::usage("--wait takes one workflow id"));
+            }
+            Command::Workflow(WorkflowOpts {
+                ids,
+                wait: raw.wait,
+                summary: raw.summary,
+                jobs: jobs(&raw)?,
+            })
+        }
+        "job" => Command::Job(JobOpts {
+            ids: args.ids("<jobId>")?,
             raw: raw.raw,
-        },
-        "step" => Command::Step {
+            jobs: jobs(&raw)?,
+        }),
+        "step" => Command::Step(StepOpts {
             workflow_id: args.id("<workflowId>")?,
-            step: args.id("<stepName>")?,
-        },
+            steps: args.ids("<stepName>")?,
+            jobs: jobs(&raw)?,
+        }),
+        "scan" => Command::Scan(ScanOpts {
+            ids: args.ids("<workflowId|jobId>")?,
+            jobs: jobs(&raw)?,
+            flagged: raw.flagged,
+            threshold: raw.threshold.unwrap_or(DEFAULT_THRESHOLD),
+        }),
         "results" => results(raw, &mut args)?,
         "blob" => blob(raw, &mut args)?,
         "completions" => match args.next_text()?.as_deref() {
@@ -366,7 +498,7 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
     Ok(command)
 }
 
-fn workflows(raw: Raw) -> Result<Command> {
+fn workflows(raw: Raw) -> Result<WorkflowsOpts> {
     if raw.filters.take == Some(0) {
         return Err(Error::usage("--take must be at least 1"));
     }
@@ -381,7 +513,16 @@ fn workflows(raw: Raw) -> Result<Command> {
         all: raw.all,
         limit: raw.limit,
     };
-    Ok(Command::Workflows(o))
+    Ok(o)
+}
+
+/// `-j N`: requests (or downloads) at a time.
+fn jobs(raw: &Raw) -> Result<usize> {
+    let jobs = raw.jobs.unwrap_or(DEFAULT_JOBS);
+    if !(1..=64).contains(&jobs) {
+        return Err(Error::usage("-j must be between 1 and 64"));
+    }
+    Ok(jobs)
 }
 
 /// `--dir`, `--force` and `-j` say how to save: without `--download` they
@@ -402,19 +543,9 @@ fn needs_download(raw: &Raw, download: bool) -> Result<()> {
 
 fn results(raw: Raw, args: &mut Args) -> Result<Command> {
     needs_download(&raw, raw.download)?;
-    let jobs = raw.jobs.unwrap_or(DEFAULT_JOBS);
-    if !(1..=64).contains(&jobs) {
-        return Err(Error::usage("-j must be between 1 and 64"));
-    }
-    let mut workflow_ids = Vec::new();
-    while let Some(id) = args.next_id()? {
-        workflow_ids.push(id);
-    }
-    if workflow_ids.is_empty() {
-        return Err(Error::usage("missing <workflowId>"));
-    }
+    let jobs = jobs(&raw)?;
     Ok(Command::Results(ResultsOpts {
-        workflow_ids,
+        workflow_ids: args.ids("<workflowId>")?,
         download: raw.download,
         dir: raw.dir,
         jobs,
@@ -459,6 +590,18 @@ impl Args {
             Some(s) if s.trim().is_empty() => Err(Error::usage("an id cannot be empty")),
             other => Ok(other),
         }
+    }
+
+    /// The rest of the arguments, at least one: ids, or `-` for stdin.
+    fn ids(&mut self, name: &str) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        while let Some(id) = self.next_id()? {
+            ids.push(id);
+        }
+        if ids.is_empty() {
+            return Err(Error::usage(format!("missing {name}")));
+        }
+        Ok(ids)
     }
 
     fn id(&mut self, name: &str) -> Result<String> {
@@ -604,24 +747,58 @@ mod tests {
 
     #[test]
     fn wait_takes_its_value_only_with_equals() {
-        let (_, c) = command(&["workflow", "abc", "--wait"]);
+        let wait = |args: &[&str]| match command(args).1 {
+            Command::Workflow(o) => (o.ids, o.wait),
+            c => panic!("{c:?}"),
+        };
         assert_eq!(
-            c,
-            Command::Workflow {
-                id: "abc".into(),
-                wait: Some(DEFAULT_WAIT_SECS)
-            }
+            wait(&["workflow", "abc", "--wait"]),
+            (vec!["abc".to_string()], Some(DEFAULT_WAIT_SECS))
         );
-        let (_, c) = command(&["workflow", "--wait=5", "abc"]);
         assert_eq!(
-            c,
-            Command::Workflow {
-                id: "abc".into(),
-                wait: Some(5)
-            }
+            wait(&["workflow", "--wait=5", "abc"]),
+            (vec!["abc".to_string()], Some(5))
         );
-        // `--wait 5` leaves 5 as a second positional: refused.
+        // `--wait 5` leaves 5 as a second id, and --wait takes one.
         usage_error(&["workflow", "abc", "--wait", "5"]);
+        usage_error(&["workflow", "-", "--wait"]);
+    }
+
+    #[test]
+    fn many_ids_and_their_options() {
+        match command(&["job", "a", "b", "-", "-j", "2"]).1 {
+            Command::Job(o) => assert_eq!((o.ids.len(), o.jobs), (3, 2)),
+            c => panic!("{c:?}"),
+        }
+        match command(&["step", "w", "0", "1"]).1 {
+            Command::Step(o) => assert_eq!(o.steps, ["0", "1"]),
+            c => panic!("{c:?}"),
+        }
+        match command(&["scan", "w", "--flagged", "--threshold=87.5%"]).1 {
+            Command::Scan(o) => assert!(o.flagged && (o.threshold - 0.875).abs() < 1e-9),
+            c => panic!("{c:?}"),
+        }
+        usage_error(&["scan", "w", "--threshold=2"]);
+        usage_error(&["scan", "w", "--threshold=x"]);
+        usage_error(&["scan"]);
+        usage_error(&["job", "a", "-j", "65"]);
+        match command(&["stats", "--by=Day", "--tag=a", "--from=7d"]).1 {
+            Command::Stats(o) => assert_eq!((o.by, o.walk.filters.tags.len()), (Some(By::Day), 1)),
+            c => panic!("{c:?}"),
+        }
+        usage_error(&["stats", "--by=week"]);
+        usage_error(&["stats", "--all"]);
+    }
+
+    #[test]
+    fn fields_are_checked_once_for_every_command() {
+        let (g, _) = command(&["workflows", "--fields=id,cost.total"]);
+        assert_eq!(g.fields.unwrap().names(), ["id", "cost.total"]);
+        usage_error(&["workflows", "--fields="]);
+        usage_error(&["workflows", "--fields=a..b"]);
+        usage_error(&["test", "--fields=id"]);
+        usage_error(&["workflow", "w", "--summary", "--json"]);
+        usage_error(&["workflow", "w", "--summary", "--fields=id"]);
     }
 
     #[test]
@@ -651,7 +828,7 @@ mod tests {
         usage_error(&["workflows", "--take=abc"]);
         usage_error(&["workflow"]);
         usage_error(&["step", "wf"]);
-        usage_error(&["job", "a", "b"]);
+        usage_error(&["job", "a", "--raw=x"]);
         usage_error(&["--json", "--jsonl", "test"]);
         usage_error(&["results"]);
         usage_error(&["results", "x", "-j", "0"]);

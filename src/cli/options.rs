@@ -36,6 +36,11 @@ pub enum OptId {
     Force,
     Nsfw,
     Output,
+    Fields,
+    Summary,
+    Flagged,
+    Threshold,
+    By,
 }
 
 /// Whether an option takes a value, and its name in help.
@@ -102,7 +107,21 @@ impl Opt {
     }
 }
 
-const LISTINGS: &[&str] = &["workflows", "user"];
+const LISTINGS: &[&str] = &["workflows", "user", "stats"];
+/// The filters of the v2 listing: `workflows`, and `stats` over it.
+const WALKS: &[&str] = &["workflows", "stats"];
+/// The commands that print objects, which `--fields` cuts down.
+pub const OBJECTS: &[&str] = &[
+    "workflows",
+    "user",
+    "workflow",
+    "step",
+    "job",
+    "results",
+    "scan",
+];
+/// The commands that take many ids and work `-j` at a time.
+const MANY: &[&str] = &["workflow", "job", "step", "scan", "results"];
 const DOWNLOADS: &[&str] = &["results", "blob"];
 
 const fn opt(id: OptId, long: &'static str, takes: Takes, scope: Scope, doc: &'static str) -> Opt {
@@ -250,7 +269,7 @@ pub const OPTIONS: &[Opt] = &[
         "take",
         Value("N"),
         Commands(LISTINGS),
-        "page size (workflows: default 20, at most 100;\nuser: 1 to 10)",
+        "page size (workflows: default 20, stats: 100, at most\n100; user: 1 to 10)",
     ),
     opt(
         Cursor,
@@ -264,7 +283,7 @@ pub const OPTIONS: &[Opt] = &[
             FromDate,
             "from",
             Value("D"),
-            Commands(&["workflows"]),
+            Commands(WALKS),
             "created on/after D: 2026-01-20,\n2026-01-20T06:00[:SS[.fff]][Z|+HH:MM], or 30m 24h 7d 2w",
         ),
         &["fromDate"],
@@ -274,7 +293,7 @@ pub const OPTIONS: &[Opt] = &[
             ToDate,
             "to",
             Value("D"),
-            Commands(&["workflows"]),
+            Commands(WALKS),
             "created on/before D (same forms as --from)",
         ),
         &["toDate"],
@@ -283,7 +302,7 @@ pub const OPTIONS: &[Opt] = &[
         Status,
         "status",
         Value("S[,S]"),
-        Commands(&["workflows"]),
+        Commands(WALKS),
         "keep only these statuses (filtered here, not by the API):\nunassigned preparing scheduled processing succeeded\nfailed expired canceled deleted",
     ),
     opt(
@@ -297,7 +316,7 @@ pub const OPTIONS: &[Opt] = &[
         Limit,
         "limit",
         Value("N"),
-        Commands(&["workflows"]),
+        Commands(WALKS),
         "stop after N workflows (after --status)",
     ),
     // One workflow, one job.
@@ -335,8 +354,8 @@ pub const OPTIONS: &[Opt] = &[
             Jobs,
             "jobs",
             Value("N"),
-            Commands(&["results"]),
-            "download N files at a time (default 4, at most 64)",
+            Commands(MANY),
+            "N requests or downloads at a time (default 4, at most 64)",
         ),
         'j',
     ),
@@ -363,6 +382,42 @@ pub const OPTIONS: &[Opt] = &[
             "save under this name; - writes the bytes to stdout",
         ),
         'o',
+    ),
+    // Investigations.
+    opt(
+        Fields,
+        "fields",
+        Value("LIST"),
+        Commands(OBJECTS),
+        "print only these dotted paths of each object\n(id,status,cost.total): with --json/--jsonl the objects\ncut down, else one tab-separated row per object under a\nheader; a path through a list takes every element\n(steps.$type), one that matches nothing gives null",
+    ),
+    opt(
+        Summary,
+        "summary",
+        Nothing,
+        Commands(&["workflow"]),
+        "a text summary instead of the JSON: times, cost, tags,\neach step with its jobs and files",
+    ),
+    opt(
+        Flagged,
+        "flagged",
+        Nothing,
+        Commands(&["scan"]),
+        "only jobs with a blocked file, a blocked_reason, or a\nscore at or over --threshold",
+    ),
+    opt(
+        Threshold,
+        "threshold",
+        Value("X"),
+        Commands(&["scan"]),
+        "the score that flags a job, from 0 to 1 (default 0.5;\npercentages count as fractions: 87.5 % is 0.875)",
+    ),
+    opt(
+        By,
+        "by",
+        Value("KEY"),
+        Commands(&["stats"]),
+        "add a breakdown by day, hour, tag, type or status",
     ),
 ];
 

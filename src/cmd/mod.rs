@@ -12,8 +12,12 @@ use crate::notes::Notes;
 use crate::output::{self, Out, OutExt};
 
 mod blob;
+mod input;
 mod job;
+mod many;
 mod results;
+mod scan;
+mod stats;
 mod step;
 mod test;
 mod user;
@@ -30,6 +34,10 @@ pub struct Ctx {
 impl Ctx {
     pub fn mode(&self) -> Mode {
         self.globals.mode
+    }
+
+    pub fn fields(&self) -> Option<&crate::fields::Fields> {
+        self.globals.fields.as_ref()
     }
 
     /// Prints an API document in the run's mode.
@@ -54,9 +62,11 @@ pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) ->
         Command::Test => test::run(&ctx, &mut out),
         Command::User(o) => user::run(&ctx, &o, &mut out),
         Command::Workflows(o) => workflows::run(&ctx, &o, &mut out),
-        Command::Workflow { id, wait } => workflow::run(&ctx, &id, wait, &mut out),
-        Command::Job { id, raw } => job::run(&ctx, &id, raw, &mut out),
-        Command::Step { workflow_id, step } => step::run(&ctx, &workflow_id, &step, &mut out),
+        Command::Workflow(o) => workflow::run(&ctx, &o, &mut out),
+        Command::Job(o) => job::run(&ctx, &o, &mut out),
+        Command::Step(o) => step::run(&ctx, &o, &mut out),
+        Command::Scan(o) => scan::run(&ctx, &o, &mut out),
+        Command::Stats(o) => stats::run(&ctx, &o, &mut out),
         Command::Results(o) => results::run(&ctx, &o, &mut out),
         Command::Blob(o) => blob::run(&ctx, &o, &mut out),
         Command::Completions(_) => Ok(()),

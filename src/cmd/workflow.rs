@@ -3,26 +3,55 @@
 
 use std::time::{Duration, Instant};
 
+use super::many::{self, Batch, Request};
 use super::Ctx;
 use crate::api::{self, Workflow};
+use crate::cli::WorkflowOpts;
 use crate::error::{Error, Kind, Result};
-use crate::output::Out;
+use crate::output::json::pretty;
+use crate::output::objects::Objects;
+use crate::output::{summary, Out};
 use crate::text::escape;
 
 /// Polls start this far apart and back off to `MAX_POLL`.
 const FIRST_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(10);
 
-pub fn run(ctx: &Ctx, id: &str, wait: Option<u64>, out: &mut Out) -> Result<()> {
+pub fn run(ctx: &Ctx, o: &WorkflowOpts, out: &mut Out) -> Result<()> {
+    let summarise = o.summary;
+    let text = move |w: &mut dyn std::io::Write, body: &str| {
+        if summarise {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            summary::workflow(w, &v)
+        } else {
+            writeln!(w, "{}", pretty(body))
+        }
+    };
+    let Some(secs) = o.wait else {
+        let request = |id: &str| Request {
+            path: api::workflow_path(id),
+            what: format!("workflow '{}'", escape(id)),
+        };
+        return many::fetch_all(
+            ctx,
+            out,
+            &Batch {
+                ids: &o.ids,
+                keys: &["id", "workflowId"],
+                jobs: o.jobs,
+                noun: "workflow id(s)",
+            },
+            &request,
+            &text,
+        );
+    };
+    let id = &o.ids[0];
     let what = format!("workflow '{}'", escape(id));
     let path = api::workflow_path(id);
-    let Some(secs) = wait else {
-        let answer = ctx.client.get(&path, &what)?;
-        crate::api::check_object(&answer.body, &what)?;
-        return ctx.print_document(out, &answer.body);
-    };
     let (body, wf, ended) = poll(ctx, &path, &what, Duration::from_secs(secs))?;
-    ctx.print_document(out, &body)?;
+    let mut objects = Objects::new(ctx.mode(), ctx.fields(), false);
+    objects.body(out, &body, &|w| text(w, &body))?;
+    objects.finish(out)?;
     let status = wf.status.as_deref().unwrap_or("unknown");
     match ended {
         false => Err(Error::new(

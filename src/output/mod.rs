@@ -3,7 +3,9 @@
 //! renderers, and the one way errors are written to stderr.
 
 pub mod json;
+pub mod objects;
 pub mod render;
+pub mod summary;
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 

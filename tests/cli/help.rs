@@ -18,7 +18,7 @@ fn help_and_version() {
     Cli::new(None, &["job", "--help"])
         .run()
         .ok()
-        .stdout_has("Usage: civitai-orch job <jobId> [--raw]");
+        .stdout_has("Usage: civitai-orch job <jobId>...|- [--raw]");
     Cli::new(None, &["--version"])
         .run()
         .ok()
