@@ -26,6 +26,13 @@ impl Notes {
         }
     }
 
+    /// A line that is part of the result, not a note: shown even with
+    /// `-q` (the paging line a script needs to go on).
+    pub fn always(&self, msg: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", crate::text::mask(msg));
+    }
+
     /// Whether live status lines (progress, --wait) should be drawn.
     pub fn live(&self) -> bool {
         !self.quiet && self.tty

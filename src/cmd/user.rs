@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::Ctx;
 use crate::api::parse_json;
@@ -39,11 +40,50 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
             e
         })?;
     let items: Vec<&RawValue> = parse_json(&answer.body, "a list of workflows")?;
+    print(ctx, &answer.body, &items, out)?;
+    out.flush().out()?;
+    // The manager endpoint sends no cursor: a full page is all it can say.
+    let full = items.len() >= f.take.map_or(MANAGER_DEFAULT_TAKE, |t| t as usize);
+    ctx.notes.always(&format!(
+        "{} workflow(s) shown; {}",
+        items.len(),
+        if full {
+            "the page was full, so more may exist (this endpoint gives no cursor: \
+             narrow the list with --tag, --query or --oldest)"
+        } else {
+            "no more"
+        }
+    ));
+    Ok(())
+}
+
+/// The manager endpoint's page size when `Take` is not sent.
+const MANAGER_DEFAULT_TAKE: usize = 10;
+
+fn print(ctx: &Ctx, body: &str, items: &[&RawValue], out: &mut Out) -> Result<()> {
+    if let Some(f) = ctx.fields() {
+        if ctx.mode() == Mode::Text {
+            writeln!(out, "{}", f.header()).out()?;
+        }
+        let mut selected = Vec::new();
+        for item in items {
+            let v: Value = parse_json(item.get(), "a workflow")?;
+            match ctx.mode() {
+                Mode::Text => writeln!(out, "{}", f.row(&v)).out()?,
+                Mode::Jsonl => writeln!(out, "{}", f.select(&v)).out()?,
+                Mode::Json => selected.push(f.select(&v)),
+            }
+        }
+        if ctx.mode() == Mode::Json {
+            writeln!(out, "{}", Value::Array(selected)).out()?;
+        }
+        return Ok(());
+    }
     if ctx.mode() == Mode::Json {
-        return writeln!(out, "{}", minify(&answer.body)).out();
+        return writeln!(out, "{}", minify(body)).out();
     }
     if ctx.mode() == Mode::Jsonl {
-        for item in &items {
+        for item in items {
             writeln!(out, "{}", minify(item.get())).out()?;
         }
         return Ok(());
@@ -52,7 +92,7 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
         return writeln!(out, "No workflows found.").out();
     }
     writeln!(out, "Found {} workflow(s):", items.len()).out()?;
-    for item in &items {
+    for item in items {
         let wf = Workflow::parse(item.get(), "a workflow")?;
         writeln!(out).out()?;
         render::workflow_block(out, &wf).out()?;

@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 
 use super::Ctx;
 use crate::api::parse_json;
+use crate::fields::Fields;
+use serde_json::Value;
 use crate::api::{self, Page, Query, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
@@ -20,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
-use crate::text::{escape, mask};
+use crate::text::escape;
 
 /// Page size when `--take` is not given.
 const DEFAULT_TAKE: u32 = 20;
@@ -29,12 +31,13 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
     let query = build_query(o, OffsetDateTime::now_utc())
         .map_err(|e| e.with_usage(help::usage_of("workflows")))?;
     let take = o.filters.take.unwrap_or(DEFAULT_TAKE);
-    let mut printer = Printer::new(ctx.mode(), o);
-    if ctx.mode() == Mode::Text {
+    let mut printer = Printer::new(ctx.mode(), ctx.fields(), o);
+    if ctx.mode() == Mode::Text && ctx.fields().is_none() {
         if let Some(line) = filters_line(o) {
             writeln!(out, "Filters: {line}").out()?;
         }
     }
+    printer.start(out)?;
     let mut cursor = o.filters.cursor.clone();
     // The cursors already asked for, the first one included: a server whose
     // `next` repeats one must not make a page print twice.
@@ -55,7 +58,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         pages += 1;
         let items = page.items.as_deref().unwrap_or_default();
         let next = page.next_cursor().map(str::to_string);
-        let used = printer.page(out, &answer.body, items, next.as_deref())?;
+        let used = printer.page(out, &answer.body, items)?;
         out.flush().out()?;
         if used < items.len() {
             // The limit was reached inside the page: going on from its
@@ -71,31 +74,40 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
         cursor = Some(next);
     };
-    if !o.all && !o.statuses.is_empty() && !matches!(resume, Resume::End) {
-        ctx.notes.note(&format!(
-            "note: --status filtered one page ({} workflow(s) looked at); more pages exist: \
-             add --all to filter them all{}",
-            printer.looked_at,
-            resume
-                .cursor()
-                .map(|c| format!(", or go on with --cursor={}", escape(c)))
-                .unwrap_or_default()
-        ));
+    printer.finish(out, resume.cursor(), pages)?;
+    out.flush().out()?;
+    paging_line(ctx, o, &printer, &resume);
+    Ok(())
+}
+
+/// The listing's last word, on stderr in every mode (and not hidden by
+/// `-q`: a script needs the cursor): how many were shown, whether more
+/// exist, and the option that gets them.
+fn paging_line(ctx: &Ctx, o: &WorkflowsOpts, printer: &Printer, resume: &Resume) {
+    let mut line = format!("{} workflow(s) shown", printer.printed);
+    if !o.statuses.is_empty() {
+        line.push_str(&format!(" of {} looked at", printer.looked_at));
     }
-    if let Resume::Repeat(c) = &resume {
-        ctx.notes.note(&match c {
-            Some(_) => format!(
-                "note: --limit was reached inside a page; the next cursor starts that page \
-                 again, so going on from it repeats up to {} workflow(s) already printed \
-                 rather than skipping any",
-                printer.printed_from_last_page
-            ),
-            None => "note: --limit was reached inside the first page, which has no cursor; \
-                     run again with a larger --limit to see the rest"
-                .to_string(),
-        });
+    match resume {
+        Resume::End => line.push_str("; no more"),
+        Resume::At(c) => {
+            line.push_str(&format!("; more exist: go on with --cursor={}", escape(c)));
+            if !o.all {
+                line.push_str(" (or add --all)");
+            }
+        }
+        Resume::Repeat(Some(c)) => line.push_str(&format!(
+            "; more exist: go on with --cursor={} (--limit ended inside that page: it \
+             starts again with up to {} workflow(s) already shown, none skipped)",
+            escape(c),
+            printer.printed_from_last_page
+        )),
+        Resume::Repeat(None) => line.push_str(
+            "; more exist: --limit ended inside the first page, which has no cursor; \
+             run again with a larger --limit",
+        ),
     }
-    printer.finish(out, resume.cursor(), pages)
+    ctx.notes.always(&line);
 }
 
 /// Where a listing can be taken up again.
@@ -229,9 +241,10 @@ fn filters_line(o: &WorkflowsOpts) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// The three output forms over a stream of pages.
+/// The output forms over a stream of pages.
 struct Printer<'o> {
     mode: Mode,
+    fields: Option<&'o Fields>,
     statuses: &'o [String],
     limit: Option<u64>,
     printed: u64,
@@ -249,10 +262,15 @@ struct Printer<'o> {
 }
 
 impl<'o> Printer<'o> {
-    fn new(mode: Mode, o: &'o WorkflowsOpts) -> Printer<'o> {
+    fn new(mode: Mode, fields: Option<&'o Fields>, o: &'o WorkflowsOpts) -> Printer<'o> {
         Printer {
-            verbatim: mode == Mode::Json && !o.all && o.statuses.is_empty() && o.limit.is_none(),
+            verbatim: mode == Mode::Json
+                && fields.is_none()
+                && !o.all
+                && o.statuses.is_empty()
+                && o.limit.is_none(),
             mode,
+            fields,
             statuses: &o.statuses,
             limit: o.limit,
             printed: 0,
@@ -268,23 +286,14 @@ impl<'o> Printer<'o> {
         self.limit.is_some_and(|l| self.printed >= l)
     }
 
-    fn keep(&self, wf: &Workflow) -> bool {
+    fn keep(&self, status: Option<&str>) -> bool {
         self.statuses.is_empty()
-            || wf
-                .status
-                .as_deref()
-                .is_some_and(|s| self.statuses.iter().any(|x| x.eq_ignore_ascii_case(s)))
+            || status.is_some_and(|s| self.statuses.iter().any(|x| x.eq_ignore_ascii_case(s)))
     }
 
     /// Prints what the page holds for the listing; returns how many of its
     /// items were looked at (fewer than all when the limit was reached).
-    fn page(
-        &mut self,
-        out: &mut Out,
-        body: &str,
-        items: &[&RawValue],
-        next: Option<&str>,
-    ) -> Result<usize> {
+    fn page(&mut self, out: &mut Out, body: &str, items: &[&RawValue]) -> Result<usize> {
         if self.verbatim {
             self.looked_at += items.len() as u64;
             writeln!(out, "{}", minify(body)).out()?;
@@ -297,14 +306,24 @@ impl<'o> Printer<'o> {
                 break;
             }
             used += 1;
-            let wf = Workflow::parse(item.get(), "a workflow")?;
-            if self.keep(&wf) {
-                kept.push((item, wf));
+            let v: Value = parse_json(item.get(), "a workflow")?;
+            if self.keep(v.get("status").and_then(Value::as_str)) {
+                kept.push((item, v));
                 self.printed += 1;
             }
         }
         self.looked_at += used as u64;
         self.printed_from_last_page = kept.len() as u64;
+        if let Some(f) = self.fields {
+            for (_, v) in &kept {
+                match self.mode {
+                    Mode::Json => self.json_items.push(f.select(v).to_string()),
+                    Mode::Jsonl => writeln!(out, "{}", f.select(v)).out()?,
+                    Mode::Text => writeln!(out, "{}", f.row(v)).out()?,
+                }
+            }
+            return Ok(used);
+        }
         match self.mode {
             // The one document is only whole at the end: it is held until
             // then, so that a failure on a later page leaves stdout empty
@@ -330,20 +349,17 @@ impl<'o> Printer<'o> {
                     )
                     .out()?;
                 }
-                if let Some(c) = next {
-                    writeln!(out, "Next cursor: {}", mask(&escape(c))).out()?;
-                }
-                for (_, wf) in &kept {
+                for (_, v) in kept {
                     writeln!(out).out()?;
-                    render::workflow_block(out, wf).out()?;
+                    self.block(out, v)?;
                 }
             }
             Mode::Text => {
-                for (_, wf) in &kept {
+                for (_, v) in kept {
                     if self.printed_blocks > 0 {
                         writeln!(out).out()?;
                     }
-                    render::workflow_block(out, wf).out()?;
+                    self.block(out, v)?;
                     self.printed_blocks += 1;
                 }
             }
@@ -351,6 +367,21 @@ impl<'o> Printer<'o> {
         Ok(used)
     }
 
+    fn block(&self, out: &mut Out, v: Value) -> Result<()> {
+        let wf = Workflow::from_value(v).unwrap_or_default();
+        render::workflow_block(out, &wf).out()
+    }
+
+    /// The `--fields` header, before the first page (an empty table has one too).
+    fn start(&self, out: &mut Out) -> Result<()> {
+        match (self.fields, self.mode) {
+            (Some(f), Mode::Text) => writeln!(out, "{}", f.header()).out(),
+            _ => Ok(()),
+        }
+    }
+
+    /// What comes after the last page on stdout: the `--json` document
+    /// (with the cursor that goes on), the count of a text `--all` walk.
     fn finish(&self, out: &mut Out, next: Option<&str>, pages: usize) -> Result<()> {
         match self.mode {
             Mode::Json if !self.verbatim => {
@@ -362,13 +393,7 @@ impl<'o> Printer<'o> {
                 )
                 .out()?;
             }
-            // Scripts need the cursor to go on, so -q does not hide it.
-            Mode::Jsonl => {
-                if let Some(c) = next {
-                    eprintln!("next cursor: {}", mask(&escape(c)));
-                }
-            }
-            Mode::Text if self.all => {
+            Mode::Text if self.all && self.fields.is_none() => {
                 if self.printed == 0 {
                     writeln!(out, "No workflows found.").out()?;
                 } else {
@@ -378,9 +403,6 @@ impl<'o> Printer<'o> {
                         self.printed
                     )
                     .out()?;
-                }
-                if let Some(c) = next {
-                    writeln!(out, "Next cursor: {}", mask(&escape(c))).out()?;
                 }
             }
             _ => {}

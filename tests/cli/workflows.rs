@@ -14,7 +14,7 @@ fn workflows_lists_a_page_with_its_cursor() {
     let run = cli(&fake, &["workflows", "--take=3"]);
     run.ok()
         .stdout_has("Found 3 workflow(s):")
-        .stdout_has("Next cursor: MjAyNi0wMS0yMVQyMjoyMToyNi4zMzJafDAtMDE5YmU0NGI")
+        .stderr_has("3 workflow(s) shown; more exist: go on with --cursor=MjAyNi0wMS0yMVQyMjoyMToyNi4zMzJafDAtMDE5YmU0NGI (or add --all)")
         .stdout_has(&format!("ID: {W1}\n  Status: succeeded\n  Created: 2026-01-21T22:21:26.332Z\n  Completed: 2026-01-21T22:21:41.870Z\n  Tags: user:12345, type:image\n  Steps: 0:textToImage(succeeded)\n  Prompt: \""))
         .stdout_has("...\"\n");
     assert!(!run.stdout.contains("Filters:"));
@@ -157,7 +157,8 @@ fn all_walks_every_page_with_limit_and_status() {
         .map(|r| r.param("cursor").map(str::to_string))
         .collect();
     assert_eq!(cursors, [None, Some("off:2".into()), Some("off:4".into())]);
-    assert!(!run.stderr.contains("next cursor"), "{run:?}");
+    run.stderr_has("6 workflow(s) shown; no more");
+    assert!(!run.stderr.contains("--cursor"), "{run:?}");
 
     // --status filters on the client; --limit counts after the filter.
     let fake = Fake::start();
@@ -179,8 +180,8 @@ fn all_walks_every_page_with_limit_and_status() {
     // The limit was reached inside the page that `off:2` fetched: resuming
     // from its `next` (off:4) would skip the rest of it, so the cursor that
     // repeats it is reported, and the note says so.
-    run.stderr_has("next cursor: off:2")
-        .stderr_has("repeats up to 1 workflow(s) already printed");
+    run.stderr_has("3 workflow(s) shown of 3 looked at; more exist: go on with --cursor=off:2")
+        .stderr_has("starts again with up to 1 workflow(s) already shown, none skipped");
 
     // Failed ones are kept when asked for.
     let fake = Fake::start();
@@ -236,7 +237,7 @@ fn all_stops_on_a_repeating_cursor_or_an_empty_page() {
         vec![Reply::json(200, r#"{"nextCursor":"c1","items":[]}"#)],
     );
     let run = cli(&fake, &["workflows", "--all"]);
-    run.ok().stdout_has("Next cursor: c1");
+    run.ok().stderr_has("more exist: go on with --cursor=c1\n");
     assert_eq!(fake.api_requests().len(), 1);
 }
 
@@ -258,7 +259,7 @@ fn workflows_json_is_the_page_and_jsonl_one_per_line() {
     assert_eq!(doc["next"], serde_json::Value::Null);
 
     let run = cli(&fake, &["workflows", "--take=2", "--jsonl"]);
-    run.ok().stderr_has("next cursor: off:2");
+    run.ok().stderr_has("2 workflow(s) shown; more exist: go on with --cursor=off:2");
     assert_eq!(run.stdout.lines().count(), 2);
 
     let fake = Fake::start();
@@ -276,7 +277,7 @@ fn jsonl_keeps_the_cursor_even_when_quiet() {
     let fake = Fake::start();
     cli(&fake, &["-q", "--jsonl", "workflows", "--take=2"])
         .ok()
-        .stderr_has("next cursor: off:2");
+        .stderr_has("--cursor=off:2");
 }
 
 #[test]
@@ -284,9 +285,8 @@ fn text_counts_match_what_is_listed() {
     let fake = Fake::start();
     let run = cli(&fake, &["workflows", "--take=2", "--status=processing"]);
     run.ok()
-        .stdout_has("No processing workflows on this page (2 looked at).\nNext cursor: off:2")
-        .stderr_has("--status filtered one page (2 workflow(s) looked at)")
-        .stderr_has("--cursor=off:2");
+        .stdout_has("No processing workflows on this page (2 looked at).\n")
+        .stderr_has("0 workflow(s) shown of 2 looked at; more exist: go on with --cursor=off:2 (or add --all)");
     assert!(!run.stdout.contains("No workflows found"), "{run:?}");
     let run = cli(
         &fake,
@@ -350,7 +350,8 @@ fn a_limit_inside_a_page_reports_a_cursor_that_skips_nothing() {
         let cursor = first
             .stderr
             .lines()
-            .find_map(|l| l.strip_prefix("next cursor: "))
+            .find_map(|l| l.split_once("--cursor=").map(|(_, c)| c))
+            .and_then(|c| c.split(' ').next())
             .unwrap_or_else(|| panic!("no cursor reported:{first:?}"))
             .to_string();
         let rest = cli(
@@ -371,16 +372,14 @@ fn a_filtered_single_page_says_more_pages_exist() {
     let run = cli(&fake, &["workflows", "--status=failed", "--take=2"]);
     run.ok()
         .stdout_has("No failed workflows on this page (2 looked at).")
-        .stderr_has("more pages exist: add --all");
+        .stderr_has("0 workflow(s) shown of 2 looked at; more exist: go on with --cursor=off:2 (or add --all)");
     assert!(!run.stdout.contains("No workflows found"), "{run:?}");
     // The same in JSON lines: the note and the cursor, on stderr.
     let run = cli(
         &fake,
         &["--jsonl", "workflows", "--status=failed", "--take=2"],
     );
-    run.ok()
-        .stderr_has("--status filtered one page")
-        .stderr_has("next cursor: off:2");
+    run.ok().stderr_has("shown of 2 looked at; more exist: go on with --cursor=off:2");
     // Followed with --all, the failed one is found.
     cli(
         &fake,
@@ -390,7 +389,7 @@ fn a_filtered_single_page_says_more_pages_exist() {
     .stdout_has(W_FAIL);
 }
 
-/// `--jsonl` prints the next cursor on stderr; a cursor that quotes the
+/// The paging line on stderr names the next cursor; a cursor that quotes the
 /// token (or a `Bearer` value) goes through the same mask as every other
 /// stderr line.
 #[test]
@@ -406,7 +405,7 @@ fn the_next_cursor_line_on_stderr_hides_the_token() {
         )],
     );
     let run = cli(&fake, &["--jsonl", "workflows"]);
-    run.ok().stderr_has("next cursor: ");
+    run.ok().stderr_has("more exist: go on with --cursor=c-");
     no_token_in(&run, 12);
 }
 
