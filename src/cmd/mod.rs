@@ -21,6 +21,7 @@ mod stats;
 mod step;
 mod test;
 mod user;
+mod walk;
 mod workflow;
 mod workflows;
 

@@ -1,24 +1,23 @@
-//! `workflows` (and the listing half of `user`): filters to a query string,
-//! the page walk, the client-side status filter, and the three output forms.
+//! `workflows` (and the listing half of `user`): the client-side status
+//! filter, the three output forms over the page walk of `walk`, and the
+//! paging line.
 //!
 //! Items are printed page by page as they arrive, so memory does not grow
 //! with the number of pages.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use serde_json::value::RawValue;
+use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::walk::{self, Resume, Taken};
 use super::Ctx;
-use crate::api::parse_json;
-use crate::fields::Fields;
-use serde_json::Value;
-use crate::api::{self, Page, Query, Workflow};
+use crate::api::{parse_json, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
-use crate::dates::{self, Bound};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fields::Fields;
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
@@ -28,55 +27,27 @@ use crate::text::escape;
 const DEFAULT_TAKE: u32 = 20;
 
 pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
-    let query = build_query(o, OffsetDateTime::now_utc())
+    let query = walk::build_query(o, OffsetDateTime::now_utc())
         .map_err(|e| e.with_usage(help::usage_of("workflows")))?;
     let take = o.filters.take.unwrap_or(DEFAULT_TAKE);
     let mut printer = Printer::new(ctx.mode(), ctx.fields(), o);
     if ctx.mode() == Mode::Text && ctx.fields().is_none() {
-        if let Some(line) = filters_line(o) {
+        if let Some(line) = walk::filters_line(o) {
             writeln!(out, "Filters: {line}").out()?;
         }
     }
     printer.start(out)?;
-    let mut cursor = o.filters.cursor.clone();
-    // The cursors already asked for, the first one included: a server whose
-    // `next` repeats one must not make a page print twice.
-    let mut seen: HashSet<String> = cursor.iter().cloned().collect();
-    let mut pages = 0usize;
-    let resume = loop {
-        let path = format!(
-            "{}{}",
-            api::WORKFLOWS,
-            page_query(
-                &query,
-                page_take(o, take, printer.printed),
-                cursor.as_deref()
-            )
-        );
-        let answer = ctx.client.get(&path, "workflows")?;
-        let page: Page = parse_json(&answer.body, "a page of workflows")?;
-        pages += 1;
-        let items = page.items.as_deref().unwrap_or_default();
-        let next = page.next_cursor().map(str::to_string);
-        let used = printer.page(out, &answer.body, items)?;
+    let walked = walk::walk(ctx, o, &query, take, o.all, |body, items| {
+        let used = printer.page(out, body, items)?;
         out.flush().out()?;
-        if used < items.len() {
-            // The limit was reached inside the page: going on from its
-            // `next` would skip the rest of it, so the cursor that fetched
-            // it is the one to resume from (it repeats what was printed).
-            break Resume::Repeat(cursor);
-        }
-        let Some(next) = next else {
-            break Resume::End;
-        };
-        if !o.all || printer.full() || items.is_empty() || !seen.insert(next.clone()) {
-            break Resume::At(next);
-        }
-        cursor = Some(next);
-    };
-    printer.finish(out, resume.cursor(), pages)?;
+        Ok(Taken {
+            used,
+            kept: printer.printed,
+        })
+    })?;
+    printer.finish(out, walked.resume.cursor(), walked.pages)?;
     out.flush().out()?;
-    paging_line(ctx, o, &printer, &resume);
+    paging_line(ctx, o, &printer, &walked.resume);
     Ok(())
 }
 
@@ -108,137 +79,6 @@ fn paging_line(ctx: &Ctx, o: &WorkflowsOpts, printer: &Printer, resume: &Resume)
         ),
     }
     ctx.notes.always(&line);
-}
-
-/// Where a listing can be taken up again.
-enum Resume {
-    /// The last page was read: nothing more.
-    End,
-    /// From this cursor on, with nothing skipped and nothing repeated.
-    At(String),
-    /// From the cursor of the last page (none for the first), which repeats
-    /// part of it: the limit was reached inside it.
-    Repeat(Option<String>),
-}
-
-impl Resume {
-    fn cursor(&self) -> Option<&str> {
-        match self {
-            Resume::End | Resume::Repeat(None) => None,
-            Resume::At(c) | Resume::Repeat(Some(c)) => Some(c),
-        }
-    }
-}
-
-/// The page size to ask for. With `--limit` and no client-side filter,
-/// never more than are still wanted: the page then ends on the last
-/// workflow printed, and its `next` resumes right after it.
-fn page_take(o: &WorkflowsOpts, take: u32, printed: u64) -> u32 {
-    match o.limit {
-        Some(limit) if o.statuses.is_empty() => {
-            let left = limit.saturating_sub(printed).max(1);
-            take.min(u32::try_from(left).unwrap_or(u32::MAX))
-        }
-        _ => take,
-    }
-}
-
-/// Everything but the cursor, which changes page by page.
-fn build_query(o: &WorkflowsOpts, now: OffsetDateTime) -> Result<Query> {
-    let from = parse_bound(o.from.as_deref(), "--from", Bound::From, now)?;
-    let to = parse_bound(o.to.as_deref(), "--to", Bound::To, now)?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(Error::usage(format!(
-                "--from ({}) is after --to ({}); each takes {}",
-                dates::format_iso_millis(f),
-                dates::format_iso_millis(t),
-                dates::ACCEPTED_FORMS
-            )));
-        }
-    }
-    let f = &o.filters;
-    let mut q = Query::default();
-    for tag in &f.tags {
-        q.push("tags", tag);
-    }
-    q.push_opt("query", f.query.as_deref());
-    q.flag(
-        "excludeFailed",
-        f.exclude_failed || only_live_statuses(&o.statuses),
-    );
-    q.flag("ascending", f.oldest);
-    q.push_opt("fromDate", from.map(dates::format_iso_millis).as_deref());
-    q.push_opt("toDate", to.map(dates::format_iso_millis).as_deref());
-    Ok(q)
-}
-
-/// `excludeFailed` drops failed, expired and canceled workflows on the
-/// server; when none of those was asked for, it saves pages of transfer.
-fn only_live_statuses(statuses: &[String]) -> bool {
-    !statuses.is_empty()
-        && statuses
-            .iter()
-            .all(|s| !matches!(s.as_str(), "failed" | "expired" | "canceled"))
-}
-
-fn parse_bound(
-    value: Option<&str>,
-    flag: &str,
-    bound: Bound,
-    now: OffsetDateTime,
-) -> Result<Option<OffsetDateTime>> {
-    value
-        .map(|v| {
-            dates::parse_date(v, bound, now).map_err(|why| {
-                Error::usage(format!(
-                    "invalid {flag}: {why}; use {}",
-                    dates::ACCEPTED_FORMS
-                ))
-            })
-        })
-        .transpose()
-}
-
-/// `?take=N` then the filters, then the cursor when there is one.
-fn page_query(query: &Query, take: u32, cursor: Option<&str>) -> String {
-    let mut q = format!("?take={take}");
-    if !query.as_str().is_empty() {
-        q.push('&');
-        q.push_str(&query.as_str()[1..]);
-    }
-    if let Some(c) = cursor {
-        q.push_str("&cursor=");
-        q.push_str(&api::seg(c));
-    }
-    q
-}
-
-fn filters_line(o: &WorkflowsOpts) -> Option<String> {
-    let f = &o.filters;
-    let mut parts = Vec::new();
-    if !f.tags.is_empty() {
-        parts.push(format!("tags={}", escape(&f.tags.join(","))));
-    }
-    if let Some(q) = &f.query {
-        parts.push(format!("query=\"{}\"", escape(q)));
-    }
-    if f.exclude_failed {
-        parts.push("excludeFailed".into());
-    }
-    if f.oldest {
-        parts.push("oldest first".into());
-    }
-    if let Some(v) = &o.from {
-        parts.push(format!("from={}", escape(v)));
-    }
-    if let Some(v) = &o.to {
-        parts.push(format!("to={}", escape(v)));
-    }
-    if !o.statuses.is_empty() {
-        parts.push(format!("status={}", o.statuses.join(",")));
-    }
-    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// The output forms over a stream of pages.
@@ -287,8 +127,7 @@ impl<'o> Printer<'o> {
     }
 
     fn keep(&self, status: Option<&str>) -> bool {
-        self.statuses.is_empty()
-            || status.is_some_and(|s| self.statuses.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        walk::status_kept(self.statuses, status)
     }
 
     /// Prints what the page holds for the listing; returns how many of its
@@ -408,51 +247,5 @@ impl<'o> Printer<'o> {
             _ => {}
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts() -> WorkflowsOpts {
-        WorkflowsOpts::default()
-    }
-
-    #[test]
-    fn query_carries_every_filter() {
-        let mut o = opts();
-        o.filters.tags = vec!["a b".into(), "c".into()];
-        o.filters.query = Some("x&y".into());
-        o.filters.oldest = true;
-        o.from = Some("2026-01-20T06:00".into());
-        o.to = Some("2026-01-21".into());
-        o.statuses = vec!["succeeded".into()];
-        let q = build_query(&o, OffsetDateTime::now_utc()).unwrap();
-        assert_eq!(
-            q.as_str(),
-            "?tags=a%20b&tags=c&query=x%26y&excludeFailed=true&ascending=true\
-             &fromDate=2026-01-20T06%3A00%3A00.000Z&toDate=2026-01-21T23%3A59%3A59.999Z"
-        );
-    }
-
-    #[test]
-    fn from_after_to_is_refused() {
-        let mut o = opts();
-        o.from = Some("2026-02-01".into());
-        o.to = Some("2026-01-01".into());
-        let e = build_query(&o, OffsetDateTime::now_utc()).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("--from"));
-    }
-
-    #[test]
-    fn failed_statuses_keep_failed_workflows() {
-        assert!(only_live_statuses(&[
-            "succeeded".into(),
-            "processing".into()
-        ]));
-        assert!(!only_live_statuses(&["succeeded".into(), "failed".into()]));
-        assert!(!only_live_statuses(&[]));
     }
 }
