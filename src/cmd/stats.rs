@@ -160,46 +160,43 @@ impl Tally {
             }
             used += 1;
             self.looked_at += 1;
-            let v: Value = parse_json(item.get(), "a workflow")?;
-            self.workflow(&v);
+            let w: view::Workflow = parse_json(item.get(), "a workflow")?;
+            self.workflow(&w)?;
         }
         Ok(used)
     }
 
     /// Counts one workflow, unless `--status` leaves it out or it was
     /// counted already.
-    fn workflow(&mut self, v: &Value) {
-        let s = |key: &str| v.get(key).and_then(Value::as_str);
-        let status = s("status");
+    fn workflow(&mut self, w: &view::Workflow) -> Result<()> {
+        let status = w.status.as_deref();
         if !walk::status_kept(&self.statuses, status) {
-            return;
+            return Ok(());
         }
-        if let Some(id) = s("id") {
+        if let Some(id) = w.id.as_deref() {
             if !self.ids.insert(self.hasher.hash_one(id)) {
                 self.duplicates += 1;
-                return;
+                return Ok(());
             }
         }
         self.workflows += 1;
         let status = status.unwrap_or(UNKNOWN);
         bump(&mut self.by_status, status, 1);
 
-        let steps = v.get("steps").and_then(Value::as_array);
-        let steps = steps.map(Vec::as_slice).unwrap_or_default();
         let mut types: Vec<&str> = Vec::new();
         let mut files = 0u64;
-        for step in steps {
-            let kind = step.get("$type").and_then(Value::as_str).unwrap_or(UNKNOWN);
+        for step in &w.steps.0 {
+            let kind = step.kind.as_deref().unwrap_or(UNKNOWN);
             if !types.contains(&kind) {
                 types.push(kind);
             }
-            if let Some(output) = step.get("output") {
-                files += self.files(output);
+            if let Some(output) = step.output {
+                files += self.files(output)?;
             }
-            let failed = step.get("status").and_then(Value::as_str) == Some("failed");
-            if failed && status != "succeeded" {
+            if step.status.as_deref() == Some("failed") && status != "succeeded" {
                 self.failed_steps += 1;
-                let why = api::failure_reason(step).unwrap_or(NO_REASON);
+                let step = step.reason_fields()?;
+                let why = api::failure_reason(&step).unwrap_or(NO_REASON);
                 bump_bounded(&mut self.reasons, why);
             }
         }
@@ -207,20 +204,22 @@ impl Tally {
             bump(&mut self.by_step_type, t, 1);
         }
 
-        let cost = v
-            .pointer("/cost/total")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
+        let cost = w.cost.total.0.unwrap_or(0.0);
         self.cost_total += cost;
-        for (currency, amount) in api::cost_by_currency(v) {
-            match self.by_currency.iter_mut().find(|(c, _)| *c == currency) {
-                Some((_, sum)) => *sum += amount,
-                None => self.by_currency.push((currency, amount)),
+        if let Some(t) = w.transactions {
+            // `cost_by_currency` reads a workflow's `/transactions/list`.
+            let mut wf = serde_json::Map::new();
+            wf.insert("transactions".into(), parse_json(t.get(), "transactions")?);
+            for (currency, amount) in api::cost_by_currency(&Value::Object(wf)) {
+                match self.by_currency.iter_mut().find(|(c, _)| *c == currency) {
+                    Some((_, sum)) => *sum += amount,
+                    None => self.by_currency.push((currency, amount)),
+                }
             }
         }
 
-        if status_is_final(status) {
-            if let (Some(start), Some(end)) = (s("createdAt"), s("completedAt")) {
+        if api::is_final_status(status) {
+            if let (Some(start), Some(end)) = (w.created_at.as_deref(), w.completed_at.as_deref()) {
                 if let Some(d) = dates::between(start, end) {
                     let ms = u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
                     self.durations.push(ms);
@@ -229,17 +228,16 @@ impl Tally {
         }
 
         if let Some(by) = self.by {
-            let created = s("createdAt");
-            let tags = v.get("tags").and_then(Value::as_array);
-            let tags = tags.map(Vec::as_slice).unwrap_or_default();
             let mut keys: Vec<String> = match by {
-                By::Day => vec![time_key(created, false)],
-                By::Hour => vec![time_key(created, true)],
+                By::Day => vec![time_key(w.created_at.as_deref(), false)],
+                By::Hour => vec![time_key(w.created_at.as_deref(), true)],
                 By::Status => vec![status.to_string()],
                 By::Type => types.iter().map(|t| t.to_string()).collect(),
-                By::Tag => tags
+                By::Tag => w
+                    .tags
+                    .0
                     .iter()
-                    .filter_map(Value::as_str)
+                    .filter_map(|t| t.as_deref())
                     .map(str::to_string)
                     .collect(),
             };
@@ -264,11 +262,16 @@ impl Tally {
                 row.cost += cost;
             }
         }
+        Ok(())
     }
 
     /// Counts the files of one step's output; returns how many.
-    fn files(&mut self, output: &Value) -> u64 {
-        let blobs = api::find_blobs(output);
+    fn files(&mut self, output: &RawValue) -> Result<u64> {
+        if output.get() == "null" {
+            return Ok(0);
+        }
+        let output: Value = parse_json(output.get(), "a step's output")?;
+        let blobs = api::find_blobs(&output);
         for b in &blobs {
             match b.kind.as_str() {
                 "image" => self.images += 1,
@@ -281,7 +284,7 @@ impl Tally {
                 None => {}
             }
         }
-        blobs.len() as u64
+        Ok(blobs.len() as u64)
     }
 
     fn report(self, by: Option<By>) -> Report {
@@ -322,10 +325,6 @@ impl Tally {
             ..Report::default()
         }
     }
-}
-
-fn status_is_final(status: &str) -> bool {
-    api::is_final_status(status)
 }
 
 fn by_name(by: By) -> &'static str {
@@ -445,15 +444,350 @@ impl Drop for Progress {
     }
 }
 
+/// A workflow as `stats` reads it: only the counted fields, text borrowed
+/// from the page where it can be, the rest skipped unparsed. Lenient as the
+/// API's shapes require: a field missing, null or of another type than
+/// expected counts as absent, never as an error (the last of two equal keys
+/// wins, as with a `Value`). A step's output, the transactions and the
+/// parts of a failed step that tell why stay raw until they are needed.
+mod view {
+    use std::borrow::Cow;
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+    use serde_json::{Map, Value};
+
+    use crate::api::parse_json;
+    use crate::error::Result;
+
+    #[derive(Default)]
+    pub struct Workflow<'a> {
+        pub id: Text<'a>,
+        pub status: Text<'a>,
+        pub created_at: Text<'a>,
+        pub completed_at: Text<'a>,
+        pub tags: List<Text<'a>>,
+        pub cost: Cost,
+        pub transactions: Option<&'a RawValue>,
+        pub steps: List<Step<'a>>,
+    }
+
+    #[derive(Default)]
+    pub struct Cost {
+        pub total: Num,
+    }
+
+    #[derive(Default)]
+    pub struct Step<'a> {
+        pub kind: Text<'a>,
+        pub status: Text<'a>,
+        pub output: Option<&'a RawValue>,
+        metadata: Option<&'a RawValue>,
+        failure_reason: Option<&'a RawValue>,
+        error: Option<&'a RawValue>,
+    }
+
+    impl Step<'_> {
+        /// The fields `api::failure_reason` reads, as a step `Value`.
+        pub fn reason_fields(&self) -> Result<Value> {
+            let mut step = Map::new();
+            for (key, raw) in [
+                ("metadata", self.metadata),
+                ("failureReason", self.failure_reason),
+                ("error", self.error),
+            ] {
+                if let Some(raw) = raw {
+                    step.insert(key.into(), parse_json(raw.get(), "a failed step")?);
+                }
+            }
+            Ok(Value::Object(step))
+        }
+    }
+
+    /// A string; anything else is no text.
+    #[derive(Default)]
+    pub struct Text<'a>(Option<Cow<'a, str>>);
+
+    impl Text<'_> {
+        pub fn as_deref(&self) -> Option<&str> {
+            self.0.as_deref()
+        }
+    }
+
+    /// A number; anything else is no number.
+    #[derive(Default)]
+    pub struct Num(pub Option<f64>);
+
+    /// An array; anything else is an empty one.
+    pub struct List<T>(pub Vec<T>);
+
+    impl<T> Default for List<T> {
+        fn default() -> Self {
+            List(Vec::new())
+        }
+    }
+
+    /// Skips a value of a type a visitor does not want: a map or an array
+    /// is read to its end, a scalar is already read.
+    macro_rules! skip_others {
+        ($value:ty) => {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+        };
+    }
+
+    fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    // Written out rather than derived: a derived struct refuses a key
+    // given twice and a value of the wrong type, where a count should
+    // take what it can.
+    macro_rules! object {
+        ($name:ident, $visitor:ident, |$v:ident, $key:ident, $map:ident| $body:block) => {
+            struct $visitor<'a>(PhantomData<&'a ()>);
+
+            impl<'de: 'a, 'a> Visitor<'de> for $visitor<'a> {
+                type Value = $name<'a>;
+
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an object")
+                }
+
+                skip_others!($name<'a>);
+
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                    skip_seq(seq)?;
+                    Ok(Default::default())
+                }
+
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut $map: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let mut $v = $name::default();
+                    while let Some($key) = $map.next_key::<Text<'de>>()? {
+                        $body
+                    }
+                    Ok($v)
+                }
+            }
+
+            impl<'de: 'a, 'a> Deserialize<'de> for $name<'a> {
+                fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    d.deserialize_any($visitor(PhantomData))
+                }
+            }
+        };
+    }
+
+    object!(Workflow, WorkflowVisitor, |w, key, map| {
+        match key.as_deref().unwrap_or_default() {
+            "id" => w.id = map.next_value()?,
+            "status" => w.status = map.next_value()?,
+            "createdAt" => w.created_at = map.next_value()?,
+            "completedAt" => w.completed_at = map.next_value()?,
+            "tags" => w.tags = map.next_value()?,
+            "cost" => w.cost = map.next_value::<CostOf>()?.0,
+            "transactions" => w.transactions = Some(map.next_value()?),
+            "steps" => w.steps = map.next_value()?,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    });
+
+    object!(Step, StepVisitor, |s, key, map| {
+        match key.as_deref().unwrap_or_default() {
+            "$type" => s.kind = map.next_value()?,
+            "status" => s.status = map.next_value()?,
+            "output" => s.output = Some(map.next_value()?),
+            "metadata" => s.metadata = Some(map.next_value()?),
+            "failureReason" => s.failure_reason = Some(map.next_value()?),
+            "error" => s.error = Some(map.next_value()?),
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    });
+
+    /// `cost`, of which only `total` is read.
+    #[derive(Default)]
+    struct CostOf<'a>(Cost, PhantomData<&'a ()>);
+
+    object!(CostOf, CostVisitor, |c, key, map| {
+        match key.as_deref().unwrap_or_default() {
+            "total" => c.0.total = map.next_value()?,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    });
+
+    struct TextVisitor<'a>(PhantomData<&'a ()>);
+
+    impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+        type Value = Text<'a>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text<'a>, E> {
+            Ok(Text(None))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text<'a>, E> {
+            Ok(Text(None))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text<'a>, E> {
+            Ok(Text(None))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text<'a>, E> {
+            Ok(Text(None))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Text<'a>, E> {
+            Ok(Text(None))
+        }
+        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'a>, E> {
+            Ok(Text(Some(Cow::Borrowed(s))))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'a>, E> {
+            Ok(Text(Some(Cow::Owned(s.to_string()))))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'a>, A::Error> {
+            skip_seq(seq)?;
+            Ok(Text(None))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'a>, A::Error> {
+            skip_map(map)?;
+            Ok(Text(None))
+        }
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(TextVisitor(PhantomData))
+        }
+    }
+
+    struct NumVisitor;
+
+    impl<'de> Visitor<'de> for NumVisitor {
+        type Value = Num;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number")
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Num, E> {
+            Ok(Num(None))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Num, E> {
+            Ok(Num(Some(n as f64)))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Num, E> {
+            Ok(Num(Some(n as f64)))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Num, E> {
+            Ok(Num(Some(n)))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Num, E> {
+            Ok(Num(None))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+            Ok(Num(None))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Num, A::Error> {
+            skip_seq(seq)?;
+            Ok(Num(None))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Num, A::Error> {
+            skip_map(map)?;
+            Ok(Num(None))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Num {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NumVisitor)
+        }
+    }
+
+    struct ListVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = List<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array")
+        }
+
+        skip_others!(List<T>);
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(List(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<List<T>, A::Error> {
+            skip_map(map)?;
+            Ok(List::default())
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ListVisitor(PhantomData))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Counts workflows given as values, through their JSON text.
+    fn count(t: &mut Tally, w: &Value) {
+        let text = w.to_string();
+        let view: view::Workflow = serde_json::from_str(&text).unwrap();
+        t.workflow(&view).unwrap();
+    }
+
     fn tally(by: Option<By>, workflows: &[Value]) -> Report {
         let mut t = Tally::new(by, &[], None);
         for w in workflows {
-            t.workflow(w);
+            count(&mut t, w);
         }
         t.report(by)
     }
@@ -480,10 +814,10 @@ mod tests {
     fn a_workflow_listed_twice_counts_once() {
         let mut t = Tally::new(None, &[], None);
         let w = wf("a", "succeeded", "2026-01-21T22:00:00Z", None);
-        t.workflow(&w);
-        t.workflow(&w);
-        t.workflow(&json!({"status": "failed"}));
-        t.workflow(&json!({"status": "failed"}));
+        count(&mut t, &w);
+        count(&mut t, &w);
+        count(&mut t, &json!({"status": "failed"}));
+        count(&mut t, &json!({"status": "failed"}));
         let r = t.report(None);
         assert_eq!((r.workflows, r.duplicates), (3, 1));
         assert_eq!(
@@ -686,5 +1020,72 @@ mod tests {
         }
         assert_eq!(m.len(), MAX_REASONS + 1);
         assert_eq!(m[OTHER_REASONS], 5);
+    }
+
+    #[test]
+    fn the_view_reads_what_a_value_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let w: view::Workflow = serde_json::from_str(&text).unwrap();
+            let s = |k: &str| v[k].as_str();
+            assert_eq!(w.id.as_deref(), s("id"));
+            assert_eq!(w.status.as_deref(), s("status"));
+            assert_eq!(w.created_at.as_deref(), s("createdAt"));
+            assert_eq!(w.completed_at.as_deref(), s("completedAt"));
+            let tags: Vec<&str> = w.tags.0.iter().filter_map(|t| t.as_deref()).collect();
+            let want: Vec<&str> = v["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(tags, want);
+            assert_eq!(
+                w.cost.total.0,
+                v.pointer("/cost/total").and_then(Value::as_f64)
+            );
+            let tx: Value = serde_json::from_str(w.transactions.unwrap().get()).unwrap();
+            assert_eq!(tx, v["transactions"]);
+            let steps = v["steps"].as_array().unwrap();
+            assert_eq!(w.steps.0.len(), steps.len());
+            for (a, b) in w.steps.0.iter().zip(steps) {
+                assert_eq!(a.kind.as_deref(), b["$type"].as_str());
+                assert_eq!(a.status.as_deref(), b["status"].as_str());
+                let out: Value = serde_json::from_str(a.output.unwrap().get()).unwrap();
+                assert_eq!(out, b["output"]);
+                assert_eq!(
+                    api::failure_reason(&a.reason_fields().unwrap()),
+                    api::failure_reason(b)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_view_takes_what_it_can() {
+        let text = r#"{"id": "a\"b", "status": "failed", "status": "canceled",
+            "tags": ["x", 1, null, {"y": [1]}, "z"], "cost": [1], "cost": {"total": -2.5e0, "x": {}},
+            "steps": [5, {"$type": ["no"], "status": "failed", "error": "boom"}, null], "extra": [[{}]]}"#;
+        let w: view::Workflow = serde_json::from_str(text).unwrap();
+        assert_eq!(w.id.as_deref(), Some("a\"b"));
+        assert_eq!(w.status.as_deref(), Some("canceled"));
+        let tags: Vec<Option<&str>> = w.tags.0.iter().map(|t| t.as_deref()).collect();
+        assert_eq!(tags, [Some("x"), None, None, None, Some("z")]);
+        assert_eq!(w.cost.total.0, Some(-2.5));
+        assert_eq!(w.steps.0.len(), 3);
+        assert_eq!(w.steps.0[1].kind.as_deref(), None);
+        let why = w.steps.0[1].reason_fields().unwrap();
+        assert_eq!(api::failure_reason(&why), Some("boom"));
+        for odd in ["5", "null", "\"w\"", "[1, {\"id\": \"x\"}]"] {
+            let w: view::Workflow = serde_json::from_str(odd).unwrap();
+            assert!(w.id.as_deref().is_none() && w.steps.0.is_empty(), "{odd}");
+        }
+        // Counted: the step without a type, and the failed one's reason.
+        let r = tally(None, &[serde_json::from_str(text).unwrap()]);
+        assert_eq!(r.by_step_type, [("(unknown)".to_string(), 1)]);
+        assert_eq!(r.failure_reasons, [("boom".to_string(), 1)]);
+        assert_eq!(r.cost_total, -2.5);
     }
 }
