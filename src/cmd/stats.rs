@@ -1025,8 +1025,13 @@ mod tests {
     #[test]
     fn the_view_reads_what_a_value_reads() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .chain(std::fs::read_dir(dir.join("extra")).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"));
+        for path in files {
+            let text = std::fs::read_to_string(path).unwrap();
             let v: Value = serde_json::from_str(&text).unwrap();
             let w: view::Workflow = serde_json::from_str(&text).unwrap();
             let s = |k: &str| v[k].as_str();

@@ -3,7 +3,7 @@
 //! of a behaviour is found by its command's name:
 //!
 //! - `test_cmd`, `workflows`, `user`, `workflow`, `step`, `job`, `wait`,
-//!   `results`, `blob`, `completions`: one command each (`wait` is
+//!   `results`, `blob`, `stats`, `completions`: one command each (`wait` is
 //!   `workflow --wait`);
 //! - `downloads`: what `results --download` and `blob --download` share
 //!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
@@ -35,6 +35,7 @@ mod http_layer;
 mod job;
 mod results;
 mod skill;
+mod stats;
 mod step;
 mod test_cmd;
 mod user;
