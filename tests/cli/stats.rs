@@ -680,3 +680,37 @@ fn a_walk_that_fails_midway_prints_nothing_on_stdout() {
         }
     }
 }
+
+/// On a terminal (here the pseudo-terminal of util-linux `script`, when the
+/// machine has it), one line of progress is redrawn in place and erased at
+/// the end; `-q` draws none.
+#[test]
+fn a_terminal_gets_one_progress_line_erased_at_the_end() {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        return;
+    }
+    let fake = fake_with(44);
+    fake.set_api_delay(std::time::Duration::from_millis(120));
+    let tty = |quiet: &str| {
+        let line = format!("{} {quiet} stats --take=10 >/dev/null", crate::support::BIN);
+        let out = std::process::Command::new(script)
+            .args(["-qc", &line, "/dev/null"])
+            .env_clear()
+            .env("CIVITAI_API_URL", &fake.url)
+            .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let seen = tty("");
+    assert!(seen.starts_with("\r\x1b[K"), "{seen:?}");
+    assert!(
+        seen.contains(" workflows, ") && seen.contains(" pages"),
+        "{seen:?}"
+    );
+    assert!(seen.ends_with(" pages\r\x1b[K"), "{seen:?}");
+    assert!(!seen.contains('\n'), "one line, redrawn: {seen:?}");
+    assert_eq!(tty("-q"), "");
+}
