@@ -8,7 +8,11 @@
 # is the largest `/usr/bin/time` maximum resident set size over a few runs.
 # Every command runs with an empty environment but for PATH, HOME, the API
 # URL and the token, so no SSL_CERT_FILE, proxy or .env changes the figures.
-# Exits 1 when a figure is over its budget.
+# The same walk is also measured as `stats` and as `--fields=id,status --jsonl`
+# (CPU, peak RSS and bytes on stdout, each beside the plain --jsonl walk of the
+# same run), against the targets of issue 8: stats at most 1.5x the CPU of the
+# --jsonl walk and under 10 MiB, the two fields at least 20x smaller.
+# Exits 1 when a figure is over its budget or misses its target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -94,8 +98,22 @@ if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null 2>&1; then
   say "the static binary works in an empty root (one request to the fake)"
 fi
 
-count=$(run "$URL_WALK" "$BIN" --jsonl workflows --all --take=100 | wc -l)
+# The three forms of the walk: what each prints, once (its size is a figure).
+FULL="--jsonl workflows --all --take=100"
+STATS="stats"
+FIELDS="--jsonl workflows --all --take=100 --fields=id,status"
+run "$URL_WALK" "$BIN" $FULL >"$WORK/full.out" 2>/dev/null
+run "$URL_WALK" "$BIN" $STATS >"$WORK/stats.out"
+run "$URL_WALK" "$BIN" $FIELDS >"$WORK/fields.out" 2>/dev/null
+count=$(wc -l <"$WORK/full.out")
 [ "$count" = "$WALK" ] || { say "error: the walk printed $count workflows, not $WALK"; exit 1; }
+fcount=$(wc -l <"$WORK/fields.out")
+[ "$fcount" = "$WALK" ] || { say "error: the --fields walk printed $fcount lines, not $WALK"; exit 1; }
+grep -q "^Workflows: $WALK in " "$WORK/stats.out" ||
+  { say "error: stats did not count $WALK workflows: $(head -n 1 "$WORK/stats.out")"; exit 1; }
+full_bytes=$(wc -c <"$WORK/full.out")
+stats_bytes=$(wc -c <"$WORK/stats.out")
+fields_bytes=$(wc -c <"$WORK/fields.out")
 
 N_VERSION="console.log('civitai-orch 0.1.0')"
 N_ONE="fetch(process.env.CIVITAI_API_URL+'/v2/consumer/workflows?take=20',\
@@ -124,7 +142,12 @@ t0=$(cpu_ticks "$WALK_PID")
 read -r walk_wall walk_cpu < <(hf "$URL_WALK" 5 1 "$BIN --jsonl workflows --all --take=100")
 t1=$(cpu_ticks "$WALK_PID")
 walk_srv=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", d / hz * 1000 / 6 }')
-walk_rss=$(rss "$URL_WALK" 3 "$BIN" --jsonl workflows --all --take=100)
+walk_rss=$(rss "$URL_WALK" 3 "$BIN" $FULL)
+say "measuring stats and --fields=id,status --jsonl over the same walk"
+read -r stats_wall stats_cpu < <(hf "$URL_WALK" 5 1 "$BIN $STATS")
+stats_rss=$(rss "$URL_WALK" 3 "$BIN" $STATS)
+read -r fields_wall fields_cpu < <(hf "$URL_WALK" 5 1 "$BIN $FIELDS")
+fields_rss=$(rss "$URL_WALK" 3 "$BIN" $FIELDS)
 size=$(stat -c %s "$BIN")
 
 if [ -n "$NODE" ]; then
@@ -189,6 +212,40 @@ cat <<EOF
 The walk is $((WALK / 100)) pages of 100 (the API's largest page); of its wall time the fake
 server spent about $(sec "$walk_srv") s of CPU per run building the pages.
 EOF
+
+# The walk's three forms, each beside the plain --jsonl walk of this run.
+# form LABEL CPU_MS WALL_MS RSS_KIB BYTES TARGETS: one line of the table.
+# TARGETS, space-separated: cpu:X (CPU at most X times the --jsonl walk's),
+# rss:X (peak RSS under X MiB), out:X (stdout at least X times smaller).
+form() {
+  local label=$1 cpu=$2 wall=$3 kib=$4 bytes=$5 targets=$6 t limit ok verdicts=""
+  local rcpu rrss rout
+  rcpu=$(awk -v a="$cpu" -v b="$walk_cpu" 'BEGIN { printf "%.2f", a / b }')
+  rrss=$(awk -v a="$kib" -v b="$walk_rss" 'BEGIN { printf "%.2f", a / b }')
+  rout=$(awk -v a="$full_bytes" -v b="$bytes" 'BEGIN { r = a / b; printf (r < 10 ? "%.2f" : "%.0f"), r }')
+  for t in $targets; do
+    limit=${t#*:}
+    case $t in
+      cpu:*) ok=$(awk -v r="$rcpu" -v m="$limit" 'BEGIN { print (r <= m) }')
+        verdicts+="CPU <= ${limit}x: " ;;
+      rss:*) ok=$(awk -v k="$kib" -v m="$limit" 'BEGIN { print (k / 1024 < m) }')
+        verdicts+="RSS < $limit MiB: " ;;
+      out:*) ok=$(awk -v r="$rout" -v m="$limit" 'BEGIN { print (r >= m) }')
+        verdicts+="${limit}x smaller: " ;;
+    esac
+    if [ "$ok" = 1 ]; then verdicts+="ok; "; else verdicts+="MISSED; "; over=1; fi
+  done
+  printf '| %s | %s s | %s s | %s MiB | %s | %sx | %sx | 1/%sx | %s |\n' "$label" "$(sec "$cpu")" \
+    "$(sec "$wall")" "$(mib "$kib")" "$bytes" "$rcpu" "$rrss" "$rout" "${verdicts%; }"
+}
+cat <<EOF
+
+| $WALK-workflow walk | CPU (user+sys) | wall, median | peak RSS | stdout bytes | CPU / --jsonl | RSS / --jsonl | stdout / --jsonl | target |
+|---|---|---|---|---|---|---|---|---|
+EOF
+form "--all --jsonl" "$walk_cpu" "$walk_wall" "$walk_rss" "$full_bytes" ""
+form "stats" "$stats_cpu" "$stats_wall" "$stats_rss" "$stats_bytes" "cpu:1.5 rss:10"
+form "--all --jsonl --fields=id,status" "$fields_cpu" "$fields_wall" "$fields_rss" "$fields_bytes" "out:20"
 
 # VARIANTS="s z 3 s+ureq/gzip": the same binary at other opt-levels, or with
 # one more dependency feature, each in a target folder of its own, to show
