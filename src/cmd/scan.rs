@@ -27,7 +27,11 @@ enum Target {
 /// `job:ID` and `wf:ID` say it; a bare UUID is a job, anything else a
 /// workflow. A JSON line with a `jobId` is a job.
 fn target(item: &Item) -> Target {
-    if item.object.as_ref().is_some_and(|o| o.get("jobId").is_some()) {
+    if item
+        .object
+        .as_ref()
+        .is_some_and(|o| o.get("jobId").is_some())
+    {
         return Target::Job(item.id.clone());
     }
     let id = item.id.as_str();
@@ -131,7 +135,9 @@ pub fn run(ctx: &Ctx, o: &ScanOpts, out: &mut Out) -> Result<()> {
     objects.finish(out)?;
     out.flush().out()?;
     if tally.seen() == 0 {
-        return Err(Error::usage("no workflow or job id given (stdin was empty)"));
+        return Err(Error::usage(
+            "no workflow or job id given (stdin was empty)",
+        ));
     }
     ctx.notes.always(&format!(
         "{scanned} job(s) scanned, {flagged} flagged (threshold {})",
@@ -160,7 +166,10 @@ fn jobs_of(ctx: &Ctx, id: &str) -> Result<Vec<JobRef>> {
                 workflow_id: Some(id.to_string()),
                 step: name.map(str::to_string),
                 id: job_id.to_string(),
-                status: job.get("status").and_then(Value::as_str).map(str::to_string),
+                status: job
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 files: files
                     .iter()
                     .filter(|b| b.job_id.as_deref() == Some(job_id))
@@ -178,8 +187,10 @@ fn fetch_jobs(ctx: &Ctx, gate: &Gate, jobs: usize, refs: Vec<JobRef>) -> Vec<Sca
     let next = AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Scanned>>> =
         refs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let refs: Vec<std::sync::Mutex<Option<JobRef>>> =
-        refs.into_iter().map(|r| std::sync::Mutex::new(Some(r))).collect();
+    let refs: Vec<std::sync::Mutex<Option<JobRef>>> = refs
+        .into_iter()
+        .map(|r| std::sync::Mutex::new(Some(r)))
+        .collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, refs.len().max(1)) {
             scope.spawn(|| loop {

@@ -12,17 +12,17 @@ use time::OffsetDateTime;
 
 use super::Ctx;
 use crate::api::parse_json;
-use crate::fields::Fields;
-use serde_json::Value;
 use crate::api::{self, Page, Query, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
 use crate::dates::{self, Bound};
 use crate::error::{Error, Result};
+use crate::fields::Fields;
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
 use crate::text::escape;
+use serde_json::Value;
 
 /// Page size when `--take` is not given.
 const DEFAULT_TAKE: u32 = 20;

@@ -60,7 +60,6 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-
 /// The `job` summary. Sections whose data is absent are left out.
 pub fn job_summary(w: &mut impl Write, job: &Value) -> io::Result<()> {
     let inner = job.get("job").unwrap_or(&Value::Null);

@@ -67,11 +67,7 @@ impl Entry {
         for (key, numbers) in self.scores() {
             if let Some(top) = numbers.iter().copied().reduce(f64::max) {
                 if top >= threshold {
-                    why.push(format!(
-                        "{key} {} >= {}",
-                        number(top),
-                        number(threshold)
-                    ));
+                    why.push(format!("{key} {} >= {}", number(top), number(threshold)));
                 }
             }
         }
@@ -119,7 +115,10 @@ impl Entry {
             .collect();
         let flags = self.flags(threshold);
         let fields = [
-            ("workflowId", Value::from(self.workflow_id.clone()).to_string()),
+            (
+                "workflowId",
+                Value::from(self.workflow_id.clone()).to_string(),
+            ),
             ("stepName", Value::from(self.step.clone()).to_string()),
             ("jobId", Value::from(self.job_id.clone()).to_string()),
             ("status", Value::from(self.status.clone()).to_string()),
@@ -186,7 +185,11 @@ impl Entry {
                     writeln!(w, "  {}: {}", escape(k), escape(&value_text(v)))?;
                 }
             } else {
-                others.push(format!("{}={}", escape(k), escape(&cut(&value_text(v), 60))));
+                others.push(format!(
+                    "{}={}",
+                    escape(k),
+                    escape(&cut(&value_text(v), 60))
+                ));
             }
         }
         if !others.is_empty() {
@@ -235,7 +238,13 @@ fn ordered(pairs: &[(String, String)]) -> String {
     format!("{{{}}}", body.join(","))
 }
 
-fn scores_in(key: &str, v: &Value, inside: bool, found: &mut Vec<(String, Vec<f64>)>, depth: usize) {
+fn scores_in(
+    key: &str,
+    v: &Value,
+    inside: bool,
+    found: &mut Vec<(String, Vec<f64>)>,
+    depth: usize,
+) {
     let named = inside || key.to_ascii_lowercase().contains("score");
     match v {
         Value::Object(map) if depth < MAX_DEPTH => {
@@ -299,7 +308,10 @@ mod tests {
 
     #[test]
     fn scores_are_numbers_in_every_form() {
-        assert_eq!(numbers_of(&json!("0.00 %, 87.50 %")), Some(vec![0.0, 0.875]));
+        assert_eq!(
+            numbers_of(&json!("0.00 %, 87.50 %")),
+            Some(vec![0.0, 0.875])
+        );
         assert_eq!(numbers_of(&json!(0.91)), Some(vec![0.91]));
         assert_eq!(numbers_of(&json!("0.42")), Some(vec![0.42]));
         assert_eq!(numbers_of(&json!("X, No_Child")), None);

@@ -259,7 +259,8 @@ fn workflows_json_is_the_page_and_jsonl_one_per_line() {
     assert_eq!(doc["next"], serde_json::Value::Null);
 
     let run = cli(&fake, &["workflows", "--take=2", "--jsonl"]);
-    run.ok().stderr_has("2 workflow(s) shown; more exist: go on with --cursor=off:2");
+    run.ok()
+        .stderr_has("2 workflow(s) shown; more exist: go on with --cursor=off:2");
     assert_eq!(run.stdout.lines().count(), 2);
 
     let fake = Fake::start();
@@ -379,7 +380,8 @@ fn a_filtered_single_page_says_more_pages_exist() {
         &fake,
         &["--jsonl", "workflows", "--status=failed", "--take=2"],
     );
-    run.ok().stderr_has("shown of 2 looked at; more exist: go on with --cursor=off:2");
+    run.ok()
+        .stderr_has("shown of 2 looked at; more exist: go on with --cursor=off:2");
     // Followed with --all, the failed one is found.
     cli(
         &fake,
