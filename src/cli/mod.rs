@@ -55,6 +55,8 @@ impl Mode {
 pub struct Globals {
     pub mode: Mode,
     pub quiet: bool,
+    /// `-v`: one line on stderr per HTTP request.
+    pub verbose: bool,
     /// Settings that `config` resolves with the environment.
     pub flags: Flags,
 }
@@ -241,6 +243,7 @@ fn set(
         OptId::Json => raw.json = true,
         OptId::Jsonl => raw.jsonl = true,
         OptId::Quiet => g.quiet = true,
+        OptId::Verbose => g.verbose = true,
         OptId::ApiUrl => g.flags.api_url = Some(text(value(p)?)?),
         OptId::Timeout => g.flags.timeout_secs = Some(number(value(p)?, opt)?),
         OptId::Retries => g.flags.retries = Some(narrow(number(value(p)?, opt)?, opt)?),
