@@ -35,7 +35,9 @@ fn not_found_names_what_and_json_errors_are_one_line() {
     cli(&fake, &["workflow", "missing-id"])
         .code(4)
         .one_error_line()
-        .stderr_has("error: 404 Not Found: no workflow 'missing-id' (Not Found: Workflow missing-id could not be found)");
+        // The API's "Not Found" / "Workflow missing-id could not be found"
+        // says nothing more, so it is not repeated.
+        .stderr_has("error: 404 Not Found: no workflow 'missing-id'\n");
     let run = cli(&fake, &["--json", "workflow", "missing-id"]);
     run.code(4);
     assert!(run.stdout.is_empty());
@@ -55,13 +57,17 @@ fn not_found_names_what_and_json_errors_are_one_line() {
 #[test]
 fn auth_errors_exit_3_and_never_show_the_token() {
     let fake = Fake::start();
+    // The API's title is the reason phrase and its detail says what ours
+    // would: each is said once.
     Cli::new(Some(&fake), &["test"])
         .env("CIVITAI_API_TOKEN", "wrong-token-ABCDEFGHIJKLMNOP")
         .run()
         .code(3)
         .one_error_line()
-        .stderr_has("401 Unauthorized")
-        .stderr_has("check CIVITAI_API_TOKEN");
+        .stderr_has(
+            "error: 401 Unauthorized: The access token is missing, invalid or has expired; \
+             check CIVITAI_API_TOKEN\n",
+        );
     let run = Cli::new(Some(&fake), &["workflows"])
         .env_remove("CIVITAI_API_TOKEN")
         .run();
@@ -333,9 +339,10 @@ fn a_closed_stdout_is_not_an_error() {
 #[test]
 fn a_token_cut_by_the_message_limit_leaves_no_prefix_of_it() {
     let fake = Fake::start();
-    // "Unauthorized: " is 14 characters; 270 more put the token at 284, so
-    // the cut at 300 keeps its first 16 characters.
-    let detail = format!("{} {TOKEN} was refused", "x".repeat(269));
+    // The title "Unauthorized" only repeats the status, so the detail opens
+    // the summary: 284 characters before the token put it across the cut at
+    // 300, which keeps its first 16 characters.
+    let detail = format!("{} {TOKEN} was refused", "x".repeat(283));
     for mode in [None, Some("--json")] {
         fake.script(
             "/v2/consumer/workflows",
