@@ -1,7 +1,8 @@
 //! Errors and exit codes, whatever the command: usage (2), auth (3), not found
 //! (4), network and server (5), rate limits (6); the one error line, its JSON
-//! form, the token never shown; retries with and without `Retry-After`, cut
-//! and non-JSON bodies, timeouts, refused connections, a closed stdout.
+//! form, the token never shown, each thing said once; what a mistyped option
+//! or command was near; retries with and without `Retry-After`, cut and
+//! non-JSON bodies, timeouts, refused connections, a closed stdout.
 
 use std::time::{Duration, Instant};
 
@@ -118,11 +119,67 @@ fn validation_errors_exit_2_with_the_field() {
         .code(2)
         .one_error_line()
         .stderr_has("422 Unprocessable Entity")
-        .stderr_has("take: must be between 1 and 100");
-    // The fake validates take itself, as the API does.
-    cli(&fake, &["workflows", "--take=500"])
-        .code(2)
-        .stderr_has("take: must be between 1 and 100");
+        .stderr_has(
+            "error: 422 Unprocessable Entity: One or more validation errors occurred \
+             (take: must be between 1 and 100); the API rejected the request",
+        );
+    // (A --take out of range never gets that far: see workflows.rs.)
+}
+
+#[test]
+fn a_mistyped_option_or_command_suggests_the_nearest() {
+    for (args, said) in [
+        (
+            vec!["workflows", "--exclude-faild"],
+            "error: invalid option '--exclude-faild'; did you mean --exclude-failed?",
+        ),
+        (
+            vec!["workflows", "--jsn"],
+            "error: invalid option '--jsn'; did you mean --json?",
+        ),
+        (
+            vec!["--jsn", "workflows"],
+            "error: invalid option '--jsn'; did you mean --json?",
+        ),
+        (
+            vec!["workflows", "--excludefailed"],
+            "error: invalid option '--excludefailed'; did you mean --excludeFailed?",
+        ),
+        (
+            vec!["results", "x", "--downlaod"],
+            "error: invalid option '--downlaod'; did you mean --download?",
+        ),
+        (
+            vec!["workflws"],
+            "error: unknown command 'workflws'; did you mean 'workflows'?",
+        ),
+        (
+            vec!["help", "reslts"],
+            "error: unknown command 'reslts'; did you mean 'results'?",
+        ),
+        (
+            vec!["user-workflow", "1"],
+            "error: unknown command 'user-workflow'; did you mean 'user-workflows'?",
+        ),
+        // Nothing near: no guess.
+        (
+            vec!["workflows", "--bogus"],
+            "error: invalid option '--bogus'\n",
+        ),
+        (
+            vec!["frobnicate"],
+            "error: unknown command 'frobnicate'; run 'civitai-orch --help' for the list\n",
+        ),
+        // Only the options of the command given: `job` takes no --download.
+        (
+            vec!["job", "x", "--downlaod"],
+            "error: invalid option '--downlaod'\n",
+        ),
+    ] {
+        let run = Cli::new(None, &args).env("CIVITAI_API_TOKEN", TOKEN).run();
+        run.code(2).one_error_line().stderr_has(said);
+        assert!(run.stdout.is_empty(), "{run:?}");
+    }
 }
 
 #[test]
