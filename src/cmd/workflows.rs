@@ -307,6 +307,11 @@ impl<'o> Printer<'o> {
             }
             used += 1;
             let v: Value = parse_json(item.get(), "a workflow")?;
+            if !v.is_object() {
+                return Err(Error::other(
+                    "the API sent something that is not a workflow in a page of workflows",
+                ));
+            }
             if self.keep(v.get("status").and_then(Value::as_str)) {
                 kept.push((item, v));
                 self.printed += 1;
