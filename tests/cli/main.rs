@@ -14,8 +14,9 @@
 //! - `verbose`: `-v`, one line per HTTP request, whatever the command;
 //! - `help`: help and version;
 //! - `skill`: the examples of SKILL.md, run as written;
-//! - `fake_orchestrator`: the fake itself (bodies, methods, scripts), so a
-//!   broken fake is not mistaken for a broken CLI.
+//! - `fake_orchestrator`: the fake itself (bodies, methods, scripts, the
+//!   jobs of the fixture workflows, the `stats` dataset, concurrency and
+//!   overlapping pages), so a broken fake is not mistaken for a broken CLI.
 //!
 //! This file holds only the fixture ids and the helpers several files share.
 //! Tests written to break the program (a careless user, a hostile server,
@@ -56,6 +57,9 @@ const W_FAIL: &str = "0-019be481-2222-7f55-b2c3-d4e5f6071829";
 const W_VID: &str = "0-019be461-77aa-7c02-8d1e-6b0f2e9a1c44";
 const W_COMFY: &str = "0-019be472-0f0f-7d33-b2a5-91c3e4d5f6a7";
 const W_PROC: &str = "0-019be480-1111-7e44-a1b2-c3d4e5f60718";
+/// The five-job workflow (fixtures/workflows/extra/five-jobs.json): served by
+/// id, not listed unless `Options::extra`.
+const W_FIVE: &str = "0-019bdc12-095b-7c3e-8f21-5a6b7c8d9e0f";
 /// The fixture job (fixtures/jobs/text-to-image.json).
 const JOB: &str = "58de87d7-d594-4d71-ae43-dd8fc1bcbd23";
 /// The first image of `W1`, a fixture media file.

@@ -1,7 +1,13 @@
 //! The fake orchestrator as a program, for `make demo` and the benchmarks:
 //! the same code the integration tests start in-process.
 //!
-//! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--url-file PATH]
+//! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra]
+//! [--overlap-pages K] [--url-file PATH]
+//!
+//! `--stats N` adds N generated workflows to the store (the `stats`
+//! dataset), `--extra` lists the workflows of `fixtures/workflows/extra/`,
+//! `--overlap-pages K` makes each listing page start K items before the
+//! end of the previous one.
 
 #[path = "fake/mod.rs"]
 mod fake;
@@ -9,6 +15,7 @@ mod fake;
 fn main() {
     let mut opts = fake::Options::default();
     let mut url_file = None;
+    let mut overlap = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&arg));
@@ -18,11 +25,17 @@ fn main() {
             "--synthetic" => {
                 opts.synthetic = value().parse().unwrap_or_else(|_| usage("--synthetic"))
             }
+            "--stats" => opts.stats = value().parse().unwrap_or_else(|_| usage("--stats")),
+            "--extra" => opts.extra = true,
+            "--overlap-pages" => {
+                overlap = value().parse().unwrap_or_else(|_| usage("--overlap-pages"))
+            }
             "--url-file" => url_file = Some(value()),
             _ => usage(&arg),
         }
     }
     let server = fake::Fake::start_with(opts);
+    server.overlap_pages(overlap);
     // The URL file is written last: once it is there, so is this line.
     println!(
         "fake orchestrator: API {} CDN {} (token {})",
@@ -39,6 +52,6 @@ fn main() {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--url-file PATH]");
+    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra] [--overlap-pages K] [--url-file PATH]");
     std::process::exit(2);
 }

@@ -1,9 +1,10 @@
 //! The CDN host: the signed URLs the API redirects to
 //! (`/signed/<blobId>?sig=…&exp=…`), the files behind them (fixture media,
-//! or generated `synthetic-<bytes>.bin` blobs of pattern bytes, streamed so
-//! that large ones need no memory), their content types, `Range: bytes=N-`
-//! with 206 and 416, and the pauses of slow-link tests. Answers only GET
-//! and HEAD, and no token is needed: the signature is the key.
+//! or pattern bytes, streamed so that large ones need no memory, for the
+//! generated `synthetic-<bytes>.bin` blobs and those of the `stats`
+//! workflows), their content types, `Range: bytes=N-` with 206 and 416,
+//! and the pauses of slow-link tests. Answers only GET and HEAD, and no
+//! token is needed: the signature is the key.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -20,7 +21,14 @@ pub fn signed_url(cdn_url: &str, raw_id: &str) -> String {
 
 /// Whether the CDN has a file for blob `id`.
 pub fn has_blob(shared: &Shared, id: &str) -> bool {
-    synthetic_size(id).is_some() || shared.fixtures.media.join(id).is_file() && !id.contains('/')
+    generated_size(shared, id).is_some()
+        || shared.fixtures.media.join(id).is_file() && !id.contains('/')
+}
+
+/// Size of a blob made of pattern bytes: `synthetic-<bytes>.bin`, or an
+/// available blob of a generated `stats` workflow.
+fn generated_size(shared: &Shared, id: &str) -> Option<u64> {
+    synthetic_size(id).or_else(|| shared.fixtures.generated_blobs.get(id).copied())
 }
 
 /// Size of a generated blob named `synthetic-<bytes>.bin`.
@@ -40,6 +48,7 @@ fn content_type(id: &str, head: &[u8]) -> &'static str {
         Some("gif") => "image/gif",
         Some("mp4") => "video/mp4",
         Some("webm") => "video/webm",
+        Some("mp3") => "audio/mpeg",
         _ if head.starts_with(b"\x89PNG") => "image/png",
         _ => "application/octet-stream",
     }
@@ -71,7 +80,7 @@ pub fn serve(req: &Request, shared: &Shared, mut stream: TcpStream) -> std::io::
         let reply = storage_error(405, "MethodNotAllowed").header("Allow", "GET, HEAD");
         return write_reply(stream, &req.method, reply);
     }
-    let (len, data): (u64, Option<Vec<u8>>) = match synthetic_size(id) {
+    let (len, data): (u64, Option<Vec<u8>>) = match generated_size(shared, id) {
         Some(n) => (n, None),
         None => match std::fs::read(shared.fixtures.media.join(id)) {
             Ok(d) if !id.contains('/') => (d.len() as u64, Some(d)),

@@ -12,13 +12,39 @@
 //! This module owns the [`Fake`] handle (start, script, inspect) and the
 //! connection loop: accept, read, record, then a scripted reply or a
 //! route. The parts: `http` (reading requests, writing replies), `routes`
-//! (the API), `cdn` (the CDN host), `state` (fixtures and what changes).
+//! (the API), `cdn` (the CDN host), `state` (fixtures and what changes),
+//! `stats` (the generated dataset of [`Options::stats`]).
+//!
+//! What it holds besides the listed fixture workflows:
+//! - every job of every fixture workflow answers
+//!   `GET /v1/consumer/jobs/{id}` (`fixtures/jobs/`), as does every job of
+//!   a generated `stats` workflow;
+//! - the workflows of `fixtures/workflows/extra/` (the five-job one) are
+//!   served by id but not listed, unless [`Options::extra`] lists them;
+//! - [`Options::stats`] adds N generated, deterministic workflows to the
+//!   store: the listing serves them with its filters and paging, and
+//!   [`Fake::all_workflows`] gives them to tests to compute totals.
+//!
+//! Concurrency: [`Fake::cdn_max_inflight`] counts CDN connections being
+//! served; [`Fake::api_max_inflight`] counts API requests between the end of
+//! their reading and the end of their answer, scripted replies included;
+//! [`Fake::set_api_delay`] pauses before each API answer so that overlap
+//! shows.
+//!
+//! A page served twice: [`Fake::overlap_pages`]`(k)` makes each listing
+//! `next` cursor start k items before the end of the page just served, so
+//! the last k items of a page come again at the top of the next one (a
+//! walk still ends: a cursor always moves on by at least one item). A
+//! script does it too: a scripted first page whose `next` is `off:1` is
+//! followed by the routes' page from item 1 on, whose first item the
+//! scripted page already had.
 #![allow(dead_code)]
 
 mod cdn;
 mod http;
 mod routes;
 mod state;
+mod stats;
 
 use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
@@ -61,7 +87,15 @@ pub struct Fake {
 pub struct Options {
     pub port: u16,
     pub cdn_port: u16,
+    /// Serve this many copies of the newest fixture workflow as the whole
+    /// listing (long walks, benchmarks); the store is not changed.
     pub synthetic: usize,
+    /// List the workflows of `fixtures/workflows/extra/` too (by default
+    /// they are served by id only).
+    pub extra: bool,
+    /// Add this many generated workflows to the store, older than the
+    /// fixture ones (a week from 2026-01-14), for `stats`.
+    pub stats: usize,
 }
 
 impl Fake {
@@ -74,7 +108,7 @@ impl Fake {
         let cdn = TcpListener::bind(("127.0.0.1", opts.cdn_port)).expect("bind cdn");
         let url = format!("http://{}", api.local_addr().unwrap());
         let cdn_url = format!("http://{}", cdn.local_addr().unwrap());
-        let shared = Arc::new(Shared::new(url.clone(), cdn_url.clone(), opts.synthetic));
+        let shared = Arc::new(Shared::new(url.clone(), cdn_url.clone(), &opts));
         spawn_listener(api, Host::Api, shared.clone());
         spawn_listener(cdn, Host::Cdn, shared.clone());
         Fake {
@@ -104,6 +138,27 @@ impl Fake {
         self.shared.cdn_max_inflight.load(Ordering::SeqCst)
     }
 
+    /// A pause before each API answer (scripted ones included), so that
+    /// requests sent together are answered together.
+    pub fn set_api_delay(&self, d: Duration) {
+        *self.shared.api_delay.lock().unwrap() = d;
+    }
+
+    /// The most API requests that were being answered at once (from the
+    /// end of their reading to the end of their answer; scripted replies
+    /// count too, refused malformed requests do not).
+    pub fn api_max_inflight(&self) -> usize {
+        self.shared.api_max_inflight.load(Ordering::SeqCst)
+    }
+
+    /// From now on, each `next` cursor of `GET /v2/consumer/workflows`
+    /// starts `k` items before the end of the page just served (but at
+    /// least one item after its start): a server that repeats items across
+    /// pages. 0 turns it off.
+    pub fn overlap_pages(&self, k: usize) {
+        self.shared.overlap.store(k, Ordering::SeqCst);
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.shared.log.lock().unwrap().clone()
     }
@@ -122,13 +177,32 @@ impl Fake {
             .collect()
     }
 
-    /// A stored workflow as the fake holds it: its URLs still say
-    /// `{{CDN}}`, which becomes the CDN's URL when a reply is written.
+    /// A stored workflow (listed or not) as the fake holds it: its URLs
+    /// still say `{{CDN}}`, which becomes the CDN's URL when a reply is
+    /// written.
     pub fn workflow(&self, id: &str) -> Value {
         let store = self.shared.workflows.lock().unwrap();
         store
             .get(id)
             .unwrap_or_else(|| panic!("no workflow {id} in the fake"))
+            .clone()
+    }
+
+    /// Every listed workflow of the store, oldest first (creation order),
+    /// as the fake holds them (`{{CDN}}` in their URLs): the fixtures, the
+    /// generated `stats` ones, and any put since. Not the unlisted ones.
+    pub fn all_workflows(&self) -> Vec<Value> {
+        let store = self.shared.workflows.lock().unwrap();
+        store.in_creation_order().cloned().collect()
+    }
+
+    /// A v1 job as the fake serves it (`{{CDN}}` not filled in).
+    pub fn job(&self, id: &str) -> Value {
+        self.shared
+            .fixtures
+            .jobs
+            .get(id)
+            .unwrap_or_else(|| panic!("no job {id} in the fake"))
             .clone()
     }
 
@@ -179,12 +253,14 @@ fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()>
         Err(http::ReadError::Bad(reply)) => return http::write_reply(stream, "", reply),
     };
     shared.record(&req);
+    let _busy = (host == Host::Api).then(|| ApiBusy::enter(shared));
     let scripted = shared.next_scripted(&req.raw_path);
-    if host == Host::Cdn {
-        let delay = *shared.cdn_delay.lock().unwrap();
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
+    let delay = match host {
+        Host::Cdn => *shared.cdn_delay.lock().unwrap(),
+        Host::Api => *shared.api_delay.lock().unwrap(),
+    };
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
     }
     let reply = match scripted {
         Some(r) => r,
@@ -194,6 +270,24 @@ fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()>
         },
     };
     http::write_reply(stream, &req.method, fill_cdn(reply, &shared.cdn_url))
+}
+
+/// One API request being answered: counted in `api_inflight` until
+/// dropped, however the answer ends.
+struct ApiBusy<'a>(&'a Shared);
+
+impl<'a> ApiBusy<'a> {
+    fn enter(shared: &'a Shared) -> ApiBusy<'a> {
+        let now = shared.api_inflight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.api_max_inflight.fetch_max(now, Ordering::SeqCst);
+        ApiBusy(shared)
+    }
+}
+
+impl Drop for ApiBusy<'_> {
+    fn drop(&mut self) {
+        self.0.api_inflight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Fixture URLs (and scripted bodies and `Location`s) say `{{CDN}}`; the

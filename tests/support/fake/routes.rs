@@ -1,9 +1,12 @@
 //! The API host's routes, by method and path, answered the way the real
 //! service does: 401 without the token, 404 for an unknown path, 405 with
 //! an `Allow` header for a method a path does not take; the workflow
-//! listing (filters, order, `take`/`cursor` paging, generated workflows
-//! for long walks), one workflow, one step, one job, the manager listing
-//! and its validation, and the blob redirect to a signed CDN URL.
+//! listing (filters, order, `take`/`cursor` paging, overlapping pages on
+//! demand, generated workflows for long walks), one workflow, one step, one
+//! job, the manager listing and its validation, and the blob redirect to a
+//! signed CDN URL.
+
+use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
@@ -223,17 +226,28 @@ fn list_workflows(req: &Request, shared: &Shared) -> Reply {
         .map(|v| (*v).clone())
         .collect();
     let end = offset + page.len();
+    let overlap = shared.overlap.load(Ordering::SeqCst);
     let next = if end < items.len() {
-        if end == f.first_page_len && items.len() == f.listed && store.len() == f.listed {
+        if overlap == 0
+            && end == f.first_page_len
+            && items.len() == f.listed
+            && store.len() == f.listed
+        {
             Value::String(f.first_cursor.clone())
         } else {
-            Value::String(format!("off:{end}"))
+            Value::String(format!("off:{}", next_offset(offset, end, overlap)))
         }
     } else {
         Value::Null
     };
     drop(store);
     ok_json(&json!({"next": next, "items": page}))
+}
+
+/// Where the page after `offset..end` starts: at `end`, or `overlap` items
+/// before it (`Fake::overlap_pages`), but always after `offset`.
+fn next_offset(offset: usize, end: usize, overlap: usize) -> usize {
+    end.saturating_sub(overlap).max(offset + 1)
 }
 
 /// Generated workflows for long walks (benchmarks): copies of the newest
@@ -248,8 +262,9 @@ fn synthetic_page(shared: &Shared, offset: usize, take: usize) -> Reply {
             w
         })
         .collect();
+    let overlap = shared.overlap.load(Ordering::SeqCst);
     let next = if end < shared.synthetic {
-        Value::String(format!("off:{end}"))
+        Value::String(format!("off:{}", next_offset(offset, end, overlap)))
     } else {
         Value::Null
     };

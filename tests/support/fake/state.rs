@@ -1,9 +1,10 @@
 //! What the fake knows. The fixtures, loaded from `fixtures/` once per
 //! start and never changed (jobs, the manager listing, media, errors, the
-//! realistic first cursor); and the state that changes while it runs: the
-//! workflows by id in creation order (a store that later writes can add
-//! to), the requests recorded, the scripted replies waiting per path, and
-//! the knobs and counters of slow-network and concurrency tests.
+//! realistic first cursor), plus the generated `stats` dataset's jobs and
+//! blobs; and the state that changes while it runs: the workflows by id in
+//! creation order (a store that later writes can add to), the requests
+//! recorded, the scripted replies waiting per path, and the knobs and
+//! counters of slow-network, concurrency and paging tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::http::{Reply, Request};
+use super::{stats, Options};
 
 /// The folder of fixtures: `fixtures/` at the crate's root.
 pub fn fixtures_dir() -> PathBuf {
@@ -30,31 +32,46 @@ pub struct Fixtures {
     pub listed: usize,
     /// The newest fixture workflow, copied for `--synthetic` listings.
     pub synthetic_template: Value,
+    /// v1 jobs by `jobId`: `fixtures/jobs/`, then those of the generated
+    /// `stats` workflows.
     pub jobs: HashMap<String, Value>,
+    /// The generated blobs of the `stats` workflows that are available, by
+    /// id, with their size: the CDN serves them as pattern bytes.
+    pub generated_blobs: HashMap<String, u64>,
     pub manager: Value,
     pub media: PathBuf,
     pub errors: PathBuf,
 }
 
 /// The workflows, by id, in the order they were created. Seeded from
-/// `fixtures/workflows/`, oldest first by `createdAt`.
+/// `fixtures/workflows/` (and, with `Options::extra`, its `extra/` folder)
+/// and the generated `stats` workflows, oldest first by `createdAt`.
+///
+/// Besides them, the *unlisted* workflows: those of
+/// `fixtures/workflows/extra/` when `Options::extra` is off. `GET` by id
+/// (and their steps) serves them; the listing does not show them, so that
+/// the default listing stays the one `fixtures/pages/` describe.
 pub struct Workflows {
     order: Vec<String>,
     by_id: HashMap<String, Value>,
+    unlisted: HashMap<String, Value>,
 }
 
 impl Workflows {
+    /// Listed or unlisted.
     pub fn get(&self, id: &str) -> Option<&Value> {
-        self.by_id.get(id)
+        self.by_id.get(id).or_else(|| self.unlisted.get(id))
     }
 
     /// Adds a workflow (by its `id`) after the others, or replaces the one
-    /// with that id where it stands.
+    /// with that id where it stands. An unlisted one put again is listed
+    /// from then on, as the newest.
     pub fn put(&mut self, workflow: Value) {
         let id = workflow["id"]
             .as_str()
             .expect("a workflow has a string id")
             .to_string();
+        self.unlisted.remove(&id);
         if !self.by_id.contains_key(&id) {
             self.order.push(id.clone());
         }
@@ -68,6 +85,25 @@ impl Workflows {
 
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// A store of `listed` (in any order: they are put oldest first by
+    /// `createdAt`) and of `unlisted`, served by id only.
+    fn new(mut listed: Vec<Value>, unlisted: Vec<Value>) -> Workflows {
+        sort_by_creation(&mut listed);
+        let mut store = Workflows {
+            order: Vec::new(),
+            by_id: HashMap::new(),
+            unlisted: HashMap::new(),
+        };
+        for w in listed {
+            store.put(w);
+        }
+        for w in unlisted {
+            let id = w["id"].as_str().expect("a workflow has a string id");
+            store.unlisted.insert(id.to_string(), w);
+        }
+        store
     }
 }
 
@@ -88,23 +124,54 @@ pub struct Shared {
     /// CDN requests being answered now, and the most at once.
     pub cdn_inflight: AtomicUsize,
     pub cdn_max_inflight: AtomicUsize,
+    /// Pause before each API answer (concurrency tests).
+    pub api_delay: Mutex<Duration>,
+    /// API requests being answered now (read, not yet fully answered), and
+    /// the most at once.
+    pub api_inflight: AtomicUsize,
+    pub api_max_inflight: AtomicUsize,
+    /// Each `next` cursor of the listing starts this many items before the
+    /// end of the page just served (0: pages do not overlap).
+    pub overlap: AtomicUsize,
 }
 
 impl Shared {
-    pub fn new(api_url: String, cdn_url: String, synthetic: usize) -> Shared {
-        let (fixtures, workflows) = load(&fixtures_dir());
+    pub fn new(api_url: String, cdn_url: String, opts: &Options) -> Shared {
+        let (mut fixtures, mut seed, extra) = load(&fixtures_dir());
+        let mut unlisted = Vec::new();
+        if opts.extra {
+            seed.extend(extra);
+        } else {
+            unlisted = extra;
+        }
+        if opts.stats > 0 {
+            let data = stats::generate(opts.stats);
+            for job in data.jobs {
+                let id = job["jobId"].as_str().unwrap().to_string();
+                assert!(
+                    fixtures.jobs.insert(id.clone(), job).is_none(),
+                    "generated job {id} clashes with a fixture job"
+                );
+            }
+            fixtures.generated_blobs.extend(data.blobs);
+            seed.extend(data.workflows);
+        }
         Shared {
             fixtures,
-            workflows: Mutex::new(workflows),
+            workflows: Mutex::new(Workflows::new(seed, unlisted)),
             api_url,
             cdn_url,
             log: Mutex::new(Vec::new()),
             scripts: Mutex::new(HashMap::new()),
-            synthetic,
+            synthetic: opts.synthetic,
             cdn_delay: Mutex::new(Duration::ZERO),
             chunk_delay: Mutex::new(Duration::ZERO),
             cdn_inflight: AtomicUsize::new(0),
             cdn_max_inflight: AtomicUsize::new(0),
+            api_delay: Mutex::new(Duration::ZERO),
+            api_inflight: AtomicUsize::new(0),
+            api_max_inflight: AtomicUsize::new(0),
+            overlap: AtomicUsize::new(0),
         }
     }
 
@@ -146,7 +213,9 @@ fn json_files(dir: &Path) -> Vec<Value> {
     paths.iter().map(|p| read_json(p)).collect()
 }
 
-fn load(dir: &Path) -> (Fixtures, Workflows) {
+/// The fixtures; the workflows of `fixtures/workflows/` in creation order
+/// (the ones the pages list); and those of `fixtures/workflows/extra/`.
+fn load(dir: &Path) -> (Fixtures, Vec<Value>, Vec<Value>) {
     let page1 = read_json(&dir.join("pages/workflows-1.json"));
     let page2 = read_json(&dir.join("pages/workflows-2.json"));
     let first = page1["items"].as_array().unwrap();
@@ -158,22 +227,11 @@ fn load(dir: &Path) -> (Fixtures, Workflows) {
         .collect();
 
     let mut seed = json_files(&dir.join("workflows"));
-    // Creation order is `createdAt` order (ids break ties).
-    seed.sort_by_cached_key(|w| {
-        let text = |key: &str| w[key].as_str().unwrap_or("").to_string();
-        (text("createdAt"), text("id"))
-    });
-    let mut workflows = Workflows {
-        order: Vec::new(),
-        by_id: HashMap::new(),
-    };
-    for w in seed {
-        workflows.put(w);
-    }
+    sort_by_creation(&mut seed);
     // The pages and the store must tell one story, or the realistic cursor
     // would point into another listing.
-    let newest_first: Vec<&str> = workflows
-        .in_creation_order()
+    let newest_first: Vec<&str> = seed
+        .iter()
         .rev()
         .map(|w| w["id"].as_str().unwrap())
         .collect();
@@ -181,11 +239,8 @@ fn load(dir: &Path) -> (Fixtures, Workflows) {
         listed, newest_first,
         "fixtures/pages/workflows-*.json must list fixtures/workflows/ newest first"
     );
-    let synthetic_template = workflows
-        .in_creation_order()
-        .next_back()
-        .expect("fixture workflows")
-        .clone();
+    let synthetic_template = seed.last().expect("fixture workflows").clone();
+    let extra = json_files(&dir.join("workflows/extra"));
 
     let jobs = json_files(&dir.join("jobs"))
         .into_iter()
@@ -197,9 +252,18 @@ fn load(dir: &Path) -> (Fixtures, Workflows) {
         listed: listed.len(),
         synthetic_template,
         jobs,
+        generated_blobs: HashMap::new(),
         manager: read_json(&dir.join("pages/manager.json")),
         media: dir.join("media"),
         errors: dir.join("errors"),
     };
-    (fixtures, workflows)
+    (fixtures, seed, extra)
+}
+
+/// Creation order is `createdAt` order (ids break ties).
+fn sort_by_creation(workflows: &mut [Value]) {
+    workflows.sort_by_cached_key(|w| {
+        let text = |key: &str| w[key].as_str().unwrap_or("").to_string();
+        (text("createdAt"), text("id"))
+    });
 }
