@@ -35,6 +35,7 @@ mod help;
 mod http_layer;
 mod job;
 mod results;
+mod scan;
 mod skill;
 mod step;
 mod test_cmd;

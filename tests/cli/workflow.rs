@@ -159,3 +159,20 @@ fn summary_and_fields_views() {
         .iter()
         .all(|r| !r.raw_path.contains("--")));
 }
+
+#[test]
+fn requests_go_out_at_most_j_at_a_time() {
+    use crate::{W_FAIL as F, W_VID};
+    let fake = Fake::start();
+    fake.set_api_delay(Duration::from_millis(50));
+    let run = cli(
+        &fake,
+        &["--jsonl", "workflow", W1, W_IMG, F, W_VID, W1, "-j", "2"],
+    );
+    assert_eq!(run.ok().jsonl_ids(), [W1, W_IMG, F, W_VID, W1]);
+    assert_eq!(fake.api_max_inflight(), 2);
+    let fake = Fake::start();
+    fake.set_api_delay(Duration::from_millis(20));
+    cli(&fake, &["--jsonl", "workflow", W1, W_IMG, F, "-j", "1"]).ok();
+    assert_eq!(fake.api_max_inflight(), 1);
+}
