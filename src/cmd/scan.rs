@@ -89,13 +89,12 @@ pub fn run(ctx: &Ctx, o: &ScanOpts, out: &mut Out) -> Result<()> {
     };
     let mut objects = Objects::new(ctx.mode(), ctx.fields(), true);
     let mut tally = Tally::new(ctx.mode());
-    let (mut inputs, mut scanned, mut flagged) = (0usize, 0usize, 0usize);
+    let (mut scanned, mut flagged) = (0usize, 0usize);
     many::run(
         o.jobs,
         input::items(&o.ids, &["jobId", "id"]),
         &work,
         &mut |done| {
-            inputs += 1;
             let (shown, jobs) = match done {
                 Ok(d) => d,
                 Err(e) => {
@@ -135,11 +134,6 @@ pub fn run(ctx: &Ctx, o: &ScanOpts, out: &mut Out) -> Result<()> {
     )?;
     objects.finish(out)?;
     out.flush().out()?;
-    if inputs == 0 {
-        return Err(Error::usage(
-            "no workflow or job id given (stdin was empty)",
-        ));
-    }
     ctx.notes.always(&format!(
         "{scanned} job(s) scanned, {flagged} flagged (threshold {})",
         crate::output::summary::number(o.threshold)

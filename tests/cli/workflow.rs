@@ -98,12 +98,13 @@ fn several_workflows_come_in_input_order_and_a_failure_stops_only_itself() {
         .stdin(&stdin)
         .run();
     assert_eq!(run.ok().jsonl_ids(), [W1, W_IMG, W_FAIL]);
-    // An empty stdin is a usage error.
-    crate::support::Cli::new(Some(&fake), &["workflow", "-"])
+    // An empty stdin is a listing that found nothing: nothing to do.
+    let run = crate::support::Cli::new(Some(&fake), &["--json", "workflow", "-"])
         .stdin("")
-        .run()
-        .code(2)
-        .stderr_has("stdin was empty");
+        .run();
+    run.ok()
+        .stderr_has("no workflow id(s) on stdin: nothing to do");
+    assert_eq!(run.stdout, "[]\n");
 }
 
 #[test]
