@@ -531,3 +531,81 @@ fn entries(items: &[Item], reports: &[Report]) -> Vec<Value> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> OffsetDateTime {
+        dates::parse_instant(s).unwrap()
+    }
+
+    /// A final workflow with one available image (its URL good until
+    /// `expires`) and one blocked image without a URL.
+    fn listed(status: &str, expires: Value) -> Value {
+        json!({
+            "id": "w", "status": status,
+            "steps": [{"name": "0", "output": {"images": [
+                {"id": "a.jpeg", "available": true, "url": "https://cdn/a", "urlExpiresAt": expires},
+                {"id": "b.jpeg", "available": false, "url": null, "urlExpiresAt": null}
+            ]}}]
+        })
+    }
+
+    #[test]
+    fn a_listed_workflow_stands_in_only_when_final_and_fresh() {
+        let now = at("2026-01-22T12:00:00Z");
+        let fresh = listed("succeeded", json!("2026-01-22T12:01:01Z"));
+        let wf = reusable(&fresh, false, now).expect("reused");
+        assert_eq!(wf.steps().len(), 1);
+        for status in ["failed", "expired", "canceled"] {
+            assert!(reusable(&listed(status, json!("2026-01-23T00:00:00Z")), false, now).is_some());
+        }
+        // --nsfw wants fresh URLs with mature content shown.
+        assert!(reusable(&fresh, true, now).is_none());
+        // Outputs may still change.
+        for status in ["processing", "scheduled", "preparing"] {
+            assert!(reusable(&listed(status, json!("2026-01-23T00:00:00Z")), false, now).is_none());
+        }
+        // Expired, expiring within a minute, or of unknown expiry.
+        for expires in [
+            json!("2026-01-22T11:00:00Z"),
+            json!("2026-01-22T12:00:59.999Z"),
+            json!("2026-01-22T12:01:00Z"),
+            json!(null),
+            json!("soon"),
+        ] {
+            assert!(
+                reusable(&listed("succeeded", expires.clone()), false, now).is_none(),
+                "{expires}"
+            );
+        }
+        // A line without its steps (a bare `{"id":...}`, a `results` line).
+        assert!(reusable(&json!({"id": "w", "status": "succeeded"}), false, now).is_none());
+        assert!(reusable(&json!({"workflowId": "w", "results": []}), false, now).is_none());
+    }
+
+    #[test]
+    fn counts_say_what_became_of_each_file() {
+        let done = |bytes| {
+            Report::Done(Outcome::Downloaded {
+                path: "a".into(),
+                bytes,
+            })
+        };
+        let reports = [
+            done(1),
+            done(2),
+            Report::Done(Outcome::Busy { path: "b".into() }),
+            Report::Unavailable("x".into()),
+            Report::Failed(Error::other("no")),
+        ];
+        let mut c = Counts::of(&reports);
+        assert_eq!(c.line(), "downloaded 2, skipped 1, unavailable 1, failed 1");
+        c.add(Counts::of(&reports[..1]));
+        assert_eq!(
+            c.to_json(),
+            json!({"downloaded": 3, "skipped": 1, "unavailable": 1, "failed": 1})
+        );
+    }
+}
