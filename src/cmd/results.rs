@@ -172,8 +172,9 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         },
     )?;
     p.objects.finish(out)?;
+    // An empty stdin is a listing that found nothing: nothing to do.
     if p.tally.seen() == 0 {
-        return Err(Error::usage("no workflow id given (stdin was empty)"));
+        ctx.notes.note("no workflow id(s) on stdin: nothing to do");
     }
     if o.download {
         let line = p.counts.line();
