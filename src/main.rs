@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Ok(Action::Run(globals, command)) => {
             mode = globals.mode;
             config::resolve(&globals.flags).and_then(|cfg| {
-                let notes = notes::Notes::new(globals.quiet);
+                let notes = notes::Notes::new(globals.quiet).verbose(globals.verbose);
                 cmd::run(globals, command, &cfg, notes)
             })
         }

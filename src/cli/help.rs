@@ -165,13 +165,27 @@ Examples:
 [-j N] [--force] [--nsfw]",
         summary: "list (and download) the files a workflow made",
         details: "\
-A workflow id of - reads ids from stdin: one per line, or one JSON
-workflow per line (as printed by --jsonl).
+A workflow id of - reads ids from stdin as they come: one per line (a
+bare id or a JSON string), or one JSON workflow per line as --jsonl
+prints it. Such a line is used as it is, without fetching the workflow
+again, when its status is final, --nsfw is not given, and its signed
+URLs are good for more than a minute. -j sets how many workflows are
+fetched, and how many files downloaded, at a time.
+
+--download prints what became of each file, then one line of counts:
+  downloaded N, skipped N, unavailable N, failed N
+(on stderr with --jsonl or --fields; as \"counts\" in each document with
+--json). A failed download makes the exit code 1; an unavailable file
+does not.
+
+Useful --fields: workflowId stepName kind id url available blockedReason
+  nsfwLevel jobId width height, and with --download status file bytes
 
 Examples:
   civitai-orch results 0-019be44b-181e-7a7e-ab1b-b58dc7610dca
   civitai-orch results 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --download
-  civitai-orch --jsonl workflows --status=succeeded \\
+  civitai-orch results 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --fields=id,url
+  civitai-orch --jsonl workflows --all --status=succeeded \\
     | civitai-orch results - --download --dir=out",
     },
     CommandSpec {

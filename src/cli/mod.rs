@@ -9,6 +9,7 @@
 pub mod completions;
 pub mod help;
 pub mod options;
+mod suggest;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ impl Mode {
 pub struct Globals {
     pub mode: Mode,
     pub quiet: bool,
+    /// `-v`: one line on stderr per HTTP request.
+    pub verbose: bool,
     /// `--fields`: only these parts of each object.
     pub fields: Option<Fields>,
     /// Settings that `config` resolves with the environment.
@@ -190,6 +193,8 @@ pub const DEFAULT_JOBS: usize = 4;
 #[derive(Default)]
 struct Raw {
     positionals: Vec<OsString>,
+    /// `--wait=2` when `--wait 2` was typed: the hint for a stray `2`.
+    stray: Option<String>,
     json: bool,
     jsonl: bool,
     help: bool,
@@ -239,10 +244,13 @@ where
                 raw.positionals.push(v);
                 continue;
             }
-            Long(name) => options::find_long(name).ok_or_else(|| unknown(&format!("--{name}"))),
+            Long(name) => options::find_long(name).ok_or_else(|| unknown_long(name, command)),
             Short(c) => options::find_short(c).ok_or_else(|| unknown(&format!("-{c}"))),
         };
         let opt = opt.map_err(|e| e.with_usage(usage(command)))?;
+        if let Some(hint) = bare_value_after(opt, &mut p) {
+            raw.stray = Some(hint);
+        }
         set(opt, command, &mut p, &mut raw, &mut g).map_err(|e| e.with_usage(usage(command)))?;
     }
     let spec = match (command, raw.help, raw.version) {
@@ -260,14 +268,49 @@ where
 
 fn find_command(name: &str) -> Result<&'static CommandSpec> {
     help::find(name).ok_or_else(|| {
-        Error::usage(format!(
-            "unknown command '{name}'; run 'civitai-orch --help' for the list"
-        ))
+        let names = help::COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()));
+        Error::usage(match suggest::nearest(name, names) {
+            Some(near) => format!("unknown command '{name}'; did you mean '{near}'?"),
+            None => format!("unknown command '{name}'; run 'civitai-orch --help' for the list"),
+        })
     })
 }
 
 fn unknown(spelling: &str) -> Error {
     Error::usage(format!("invalid option '{spelling}'"))
+}
+
+/// `--name` is no option: the nearest spelling among the options of the
+/// command given (of all, before a command or after `help`), if one is near.
+fn unknown_long(name: &str, command: Option<&CommandSpec>) -> Error {
+    let fits = |o: &&Opt| {
+        !o.hidden
+            && match command {
+                Some(c) if c.name != "help" => o.applies_to(c.name),
+                _ => true,
+            }
+    };
+    let spellings = options::OPTIONS.iter().filter(fits).flat_map(Opt::longs);
+    match suggest::nearest(name, spellings) {
+        Some(near) => Error::usage(format!("invalid option '--{name}'; did you mean --{near}?")),
+        None => unknown(&format!("--{name}")),
+    }
+}
+
+/// `--wait=2` when an option whose value is optional (`--wait`), given
+/// without one, is followed by a whole number: that number was surely meant
+/// as its value, but such an option takes it only with `=`.
+fn bare_value_after(opt: &Opt, p: &mut lexopt::Parser) -> Option<String> {
+    if !matches!(opt.takes, Takes::Optional(_)) {
+        return None;
+    }
+    // No raw arguments while a value is attached (`--wait=5`).
+    let rest = p.try_raw_args()?;
+    let next = rest.peek()?.to_str()?;
+    let number = !next.is_empty() && next.bytes().all(|b| b.is_ascii_digit());
+    number.then(|| format!("--{}={next}", opt.long))
 }
 
 /// Stores one option's value, after checking that it belongs where it stands.
@@ -305,6 +348,7 @@ fn set(
         OptId::Json => raw.json = true,
         OptId::Jsonl => raw.jsonl = true,
         OptId::Quiet => g.quiet = true,
+        OptId::Verbose => g.verbose = true,
         OptId::ApiUrl => g.flags.api_url = Some(text(value(p)?)?),
         OptId::Timeout => g.flags.timeout_secs = Some(number(value(p)?, opt)?),
         OptId::Retries => g.flags.retries = Some(narrow(number(value(p)?, opt)?, opt)?),
@@ -432,6 +476,7 @@ fn help_topic(raw: &Raw) -> Result<Action> {
 /// The command's arguments checked and turned into a [`Command`].
 fn build(name: &str, mut raw: Raw) -> Result<Command> {
     let mut args = Args(std::mem::take(&mut raw.positionals).into_iter());
+    let stray = raw.stray.take();
     let command = match name {
         "test" => Command::Test,
         "user" => {
@@ -456,7 +501,12 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
         "workflow" => {
             let ids = args.ids("<workflowId>")?;
             if raw.wait.is_some() && (ids.len() > 1 || ids[0] == "-") {
-                return Err(Error::usage("--wait takes one workflow id"));
+                return Err(match (&stray, ids.get(1)) {
+                    (Some(meant), Some(extra)) => Error::usage(format!(
+                        "unexpected argument '{extra}' (did you mean {meant}?)"
+                    )),
+                    _ => Error::usage("--wait takes one workflow id"),
+                });
             }
             Command::Workflow(WorkflowOpts {
                 ids,
@@ -494,13 +544,22 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
         },
         other => return Err(Error::usage(format!("unknown command '{other}'"))),
     };
-    args.end()?;
+    args.end().map_err(|mut e| {
+        if let Some(meant) = stray {
+            e.message = format!("{} (did you mean {meant}?)", e.message);
+        }
+        e
+    })?;
     Ok(command)
 }
 
 fn workflows(raw: Raw) -> Result<WorkflowsOpts> {
-    if raw.filters.take == Some(0) {
-        return Err(Error::usage("--take must be at least 1"));
+    if let Some(take) = raw.filters.take {
+        if !(1..=100).contains(&take) {
+            return Err(Error::usage(format!(
+                "--take must be between 1 and 100 for 'workflows' (got {take})"
+            )));
+        }
     }
     if raw.limit == Some(0) {
         return Err(Error::usage("--limit must be at least 1"));
@@ -759,8 +818,9 @@ mod tests {
             wait(&["workflow", "--wait=5", "abc"]),
             (vec!["abc".to_string()], Some(5))
         );
-        // `--wait 5` leaves 5 as a second id, and --wait takes one.
-        usage_error(&["workflow", "abc", "--wait", "5"]);
+        // `--wait 5` leaves 5 as a second id: refused, with a hint.
+        assert!(usage_error(&["workflow", "abc", "--wait", "5"])
+            .ends_with("unexpected argument '5' (did you mean --wait=5?)"));
         usage_error(&["workflow", "-", "--wait"]);
     }
 

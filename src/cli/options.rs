@@ -11,6 +11,7 @@ pub enum OptId {
     Json,
     Jsonl,
     Quiet,
+    Verbose,
     ApiUrl,
     Timeout,
     Retries,
@@ -177,6 +178,18 @@ pub const OPTIONS: &[Opt] = &[
             "no notes on stderr (retries, progress)",
         ),
         'q',
+    ),
+    short(
+        opt(
+            Verbose,
+            "verbose",
+            Nothing,
+            Global,
+            "each HTTP request on stderr: method, URL, status, time,\n\
+             retry; never the token, and a tokenless request's query\n\
+             (a CDN's signed link) shown as [hidden]; wins over -q",
+        ),
+        'v',
     ),
     also(
         opt(

@@ -183,8 +183,10 @@ pub fn fetch_all(
         },
     )?;
     objects.finish(out)?;
+    // An empty stdin is a listing that found nothing: nothing to do.
     if tally.seen() == 0 {
-        return Err(Error::usage(format!("no {noun} given (stdin was empty)")));
+        ctx.notes
+            .note(&format!("no {noun} on stdin: nothing to do"));
     }
     tally.finish(noun)
 }

@@ -1,22 +1,52 @@
 //! `results`: the files each step of a workflow produced, and with
 //! `--download` the files themselves.
+//!
+//! Ids are worked on as they arrive (`input`: `results -` starts while
+//! stdin is still open), fetched `-j` at a time and handled in input order
+//! (`many::run`); one workflow that fails does not stop the others
+//! (`many::Tally`). A stdin line that already holds the whole workflow (a
+//! line of `workflows --jsonl`) stands in for the fetch when that is safe:
+//! see [`reusable`].
+//!
+//! What is printed, per mode:
+//! - text: each workflow's listing; with `--download` only what happened to
+//!   each file, then one line of counts;
+//! - `--json`/`--jsonl`: a document per workflow (`{"workflowId","status",
+//!   "results":[...]}`), with `--download` its `counts`; the run's counts
+//!   line goes to stderr with `--jsonl`;
+//! - `--fields`: one object per file (a `results` entry with its
+//!   `workflowId`), cut down; the counts line goes to stderr.
 
 use std::collections::HashSet;
-use std::io::{BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
+use super::input::{self, Item as Input};
+use super::many::{self, Tally};
 use super::Ctx;
 use crate::api::{self, BlobRef, Workflow};
 use crate::cli::Mode;
 use crate::cli::ResultsOpts;
+use crate::dates;
 use crate::download::{naming, pool, Naming, Outcome, Source};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
+use crate::output::objects::Objects;
 use crate::output::{self, render};
 use crate::output::{Out, OutExt};
 use crate::text::{escape, mask};
 use pool::Task;
+
+/// Where a JSON line of stdin holds the workflow id, first match wins.
+const KEYS: &[&str] = &["id", "workflowId"];
+
+/// A signed URL that expires sooner than this is not reused from stdin.
+const URL_MARGIN: time::Duration = time::Duration::minutes(1);
+
+/// Objects in step outputs deeper than this are not looked at (as in `api`).
+const MAX_DEPTH: usize = 32;
 
 /// One file of a workflow, with where it would be saved.
 struct Item {
@@ -35,132 +65,269 @@ enum Report {
     Failed(Error),
 }
 
-pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
-    let (ids, bad_lines) = workflow_ids(&o.workflow_ids)?;
-    for e in &bad_lines {
-        output::report(e, ctx.mode());
+/// What `--download` did to the files, for one workflow or the run.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+struct Counts {
+    downloaded: usize,
+    /// Already complete, or being fetched by another run.
+    skipped: usize,
+    unavailable: usize,
+    failed: usize,
+}
+
+impl Counts {
+    fn of(reports: &[Report]) -> Counts {
+        let mut c = Counts::default();
+        for r in reports {
+            match r {
+                Report::Done(Outcome::Downloaded { .. }) => c.downloaded += 1,
+                Report::Done(_) => c.skipped += 1,
+                Report::Unavailable(_) => c.unavailable += 1,
+                Report::Failed(_) => c.failed += 1,
+            }
+        }
+        c
     }
+
+    fn add(&mut self, other: Counts) {
+        self.downloaded += other.downloaded;
+        self.skipped += other.skipped;
+        self.unavailable += other.unavailable;
+        self.failed += other.failed;
+    }
+
+    /// `downloaded 2, skipped 0, unavailable 1, failed 0`.
+    fn line(&self) -> String {
+        format!(
+            "downloaded {}, skipped {}, unavailable {}, failed {}",
+            self.downloaded, self.skipped, self.unavailable, self.failed
+        )
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "downloaded": self.downloaded,
+            "skipped": self.skipped,
+            "unavailable": self.unavailable,
+            "failed": self.failed,
+        })
+    }
+}
+
+/// What the run carries from one workflow to the next (all on the
+/// printing thread, in input order).
+struct Printer<'a> {
+    ctx: &'a Ctx,
+    o: &'a ResultsOpts,
+    dir: PathBuf,
+    /// More than one workflow may come: text listings name theirs, and
+    /// `--json` prints an array.
+    several: bool,
+    objects: Objects<'a>,
+    tally: Tally,
+    /// File names taken so far (lower case), so that no two files share one.
+    stems: HashSet<String>,
+    counts: Counts,
+}
+
+pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
     let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     if o.download {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
     }
-    let text = !ctx.mode().is_json();
-    let mut failures = 0usize;
-    let mut unreadable: Vec<Error> = Vec::new();
-    let mut stems = HashSet::new();
-    let mut docs = Vec::new();
-    for (n, id) in ids.iter().enumerate() {
-        let what = format!("workflow '{}'", escape(id));
-        let mut path = api::workflow_path(id);
-        if o.nsfw {
-            path.push_str("?hideMatureContent=false");
-        }
-        // One workflow that cannot be read does not stop the others.
-        let wf = match ctx
-            .client
-            .get(&path, &what)
-            .and_then(|a| Workflow::parse(&a.body, &what))
-        {
-            Ok(wf) => wf,
-            Err(e) if e.kind == Kind::BrokenPipe => return Err(e),
-            Err(e) if ids.len() == 1 => return Err(e),
+    let several = o.workflow_ids.len() > 1 || o.workflow_ids.iter().any(|i| i == "-");
+    // With --fields the objects are the files: always a list.
+    let objects = Objects::new(ctx.mode(), ctx.fields(), several || ctx.fields().is_some());
+    let mut p = Printer {
+        ctx,
+        o,
+        dir,
+        several,
+        objects,
+        tally: Tally::new(ctx.mode()),
+        stems: HashSet::new(),
+        counts: Counts::default(),
+    };
+    let work = |item: Input| {
+        let id = item.id.clone();
+        (id, workflow_of(ctx, o, item))
+    };
+    many::run(
+        o.jobs,
+        input::items(&o.workflow_ids, KEYS),
+        &work,
+        &mut |done| match done {
+            Ok((id, Ok(wf))) => p.workflow(out, &id, &wf),
+            Ok((id, Err(e))) => {
+                p.objects.failure(out, "workflowId", &id, &e)?;
+                p.tally.fail(e);
+                Ok(())
+            }
+            // A line of stdin that holds no id.
             Err(e) => {
-                output::report(&e, ctx.mode());
-                if !text {
-                    let doc = json!({"workflowId": id, "error": e.to_json()});
-                    if ctx.mode() == Mode::Jsonl {
-                        writeln!(out, "{doc}").out()?;
-                    } else {
-                        docs.push(doc);
-                    }
-                }
-                unreadable.push(e);
-                continue;
+                p.tally.fail(e);
+                Ok(())
             }
-        };
-        let items = items_of(id, &wf, &mut stems);
-        if text {
-            if n > 0 {
-                writeln!(out).out()?;
-            }
-            print_listing(out, id, ids.len() > 1, &wf, &items)?;
-            out.flush().out()?;
+        },
+    )?;
+    p.objects.finish(out)?;
+    // An empty stdin is a listing that found nothing: nothing to do.
+    if p.tally.seen() == 0 {
+        ctx.notes.note("no workflow id(s) on stdin: nothing to do");
+    }
+    if o.download {
+        let line = p.counts.line();
+        match (ctx.mode(), ctx.fields()) {
+            (Mode::Text, None) => writeln!(out, "{line}").out()?,
+            // The --json document holds the counts of each workflow.
+            (Mode::Json, None) => {}
+            // Stdout holds only JSON lines or the table.
+            _ => eprintln!("{line}"),
         }
+    }
+    let failed = p.counts.failed;
+    match p.tally.finish("workflow id(s)") {
+        Err(mut e) if several && failed > 0 => {
+            e.message.push_str(&format!(
+                "; run the same command again to resume the {failed} failed download(s)"
+            ));
+            Err(e)
+        }
+        r => r,
+    }
+}
+
+/// The workflow an input stands for: the stdin line itself when it may be
+/// reused, else a fresh `GET`.
+fn workflow_of(ctx: &Ctx, o: &ResultsOpts, item: Input) -> Result<Workflow> {
+    if let Some(wf) = item
+        .object
+        .as_ref()
+        .and_then(|v| reusable(v, o.nsfw, OffsetDateTime::now_utc()))
+    {
+        return Ok(wf);
+    }
+    let what = format!("workflow '{}'", escape(&item.id));
+    let mut path = api::workflow_path(&item.id);
+    if o.nsfw {
+        path.push_str("?hideMatureContent=false");
+    }
+    let answer = ctx.client.get(&path, &what)?;
+    Workflow::parse(&answer.body, &what)
+}
+
+/// A workflow a line of stdin holds (as `workflows --jsonl` prints it),
+/// when it is as good as fetching it again: it has its `steps`, its status
+/// is final (the outputs no longer change), `--nsfw` was not asked for (the
+/// listing hid mature content), and every signed URL in the outputs is
+/// still good for more than [`URL_MARGIN`] by its `urlExpiresAt`.
+fn reusable(v: &Value, nsfw: bool, now: OffsetDateTime) -> Option<Workflow> {
+    if nsfw {
+        return None;
+    }
+    let steps = v.get("steps")?.as_array()?;
+    if !v
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(api::is_final_status)
+    {
+        return None;
+    }
+    let until = now + URL_MARGIN;
+    let fresh = steps
+        .iter()
+        .all(|s| s.get("output").is_none_or(|o| links_fresh(o, until, 0)));
+    if !fresh {
+        return None;
+    }
+    Workflow::from_value(v.clone())
+}
+
+/// Whether every object with a `url` in `v` has a `urlExpiresAt` after
+/// `until`; a URL without a readable expiry is not trusted.
+fn links_fresh(v: &Value, until: OffsetDateTime, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match v {
+        Value::Object(map) => {
+            let has_url = map
+                .get("url")
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty());
+            let own = !has_url
+                || map
+                    .get("urlExpiresAt")
+                    .and_then(Value::as_str)
+                    .and_then(dates::parse_instant)
+                    .is_some_and(|t| t > until);
+            own && map.values().all(|c| links_fresh(c, until, depth + 1))
+        }
+        Value::Array(items) => items.iter().all(|c| links_fresh(c, until, depth + 1)),
+        _ => true,
+    }
+}
+
+impl Printer<'_> {
+    /// One workflow that was read: its listing, its downloads, its
+    /// objects; a workflow whose downloads failed counts as failed.
+    fn workflow(&mut self, out: &mut Out, id: &str, wf: &Workflow) -> Result<()> {
+        let (ctx, o) = (self.ctx, self.o);
+        let items = items_of(id, wf, &mut self.stems);
+        let lines = ctx.mode() == Mode::Text && ctx.fields().is_none();
         let reports = if o.download {
-            download_all(ctx, o, &dir, &items, text, out)?
+            download_all(ctx, o, &self.dir, &items, lines, out)?
         } else {
             Vec::new()
         };
-        failures += reports
-            .iter()
-            .filter(|r| matches!(r, Report::Failed(_)))
-            .count();
-        if !text {
-            let doc = json_doc(id, &wf, &items, &reports);
-            if ctx.mode() == Mode::Jsonl {
-                writeln!(out, "{doc}").out()?;
-                out.flush().out()?;
-            } else {
-                docs.push(doc);
+        let counts = Counts::of(&reports);
+        self.counts.add(counts);
+        let entries = entries(&items, &reports);
+        let several = self.several;
+        if ctx.fields().is_some() {
+            for mut e in entries {
+                e["workflowId"] = json!(id);
+                self.objects.value(out, &e, &|_| Ok(()))?;
             }
+        } else if ctx.mode().is_json() {
+            let mut doc = json!({"workflowId": id, "status": wf.status, "results": entries});
+            if o.download {
+                doc["counts"] = counts.to_json();
+            }
+            self.objects.value(out, &doc, &|_| Ok(()))?;
+        } else if !o.download {
+            let listing = |w: &mut dyn Write| print_listing(w, id, several, wf, &items);
+            self.objects.value(out, &Value::Null, &listing)?;
         }
-    }
-    if ctx.mode() == Mode::Json {
-        let doc = if docs.len() == 1 {
-            docs.remove(0)
+        out.flush().out()?;
+        if counts.failed == 0 {
+            self.tally.ok();
+            return Ok(());
+        }
+        let n = counts.failed;
+        self.tally.fail(Error::other(if several {
+            format!("workflow '{}': {n} download(s) failed", escape(id))
         } else {
-            Value::Array(docs)
-        };
-        writeln!(out, "{doc}").out()?;
+            format!("{n} download(s) failed; run the same command again to resume them")
+        }));
+        Ok(())
     }
-    if let Some(first) = unreadable.first() {
-        let mut e = Error::new(
-            first.kind,
-            format!(
-                "{} of {} workflow(s) could not be read (first: {})",
-                unreadable.len(),
-                ids.len(),
-                first.message
-            ),
-        );
-        e.status = first.status;
-        return Err(e);
-    }
-    if let Some(first) = bad_lines.first() {
-        return Err(Error::new(
-            first.kind,
-            format!(
-                "{} line(s) of stdin were not workflow ids (first: {}); the other ids were done",
-                bad_lines.len(),
-                first.message
-            ),
-        ));
-    }
-    if failures > 0 {
-        return Err(Error::other(format!(
-            "{failures} download(s) failed; run the same command again to resume them"
-        )));
-    }
-    Ok(())
 }
 
-/// Downloads the available files `-j` at a time, printing each line as its
-/// file finishes (text mode). Unavailable files are reported, not failed.
+/// Downloads the available files `-j` at a time, with `lines` printing a
+/// line for each as it finishes. Unavailable files are reported, not failed.
 fn download_all(
     ctx: &Ctx,
     o: &ResultsOpts,
     dir: &Path,
     items: &[Item],
-    text: bool,
+    lines: bool,
     out: &mut Out,
 ) -> Result<Vec<Report>> {
     let mut reports: Vec<Option<Report>> = items.iter().map(|_| None).collect();
     let mut tasks = Vec::new();
     let mut task_item = Vec::new();
-    if text && !items.is_empty() {
-        writeln!(out).out()?;
-    }
     for (i, item) in items.iter().enumerate() {
         if item.blob.available {
             tasks.push(task_for(o, item));
@@ -172,7 +339,7 @@ fn download_all(
             .blocked_reason
             .clone()
             .unwrap_or_else(|| "not ready".into());
-        if text {
+        if lines {
             writeln!(
                 out,
                 "skipped: {} not available ({})",
@@ -198,7 +365,7 @@ fn download_all(
                     return;
                 }
             };
-            if text && write_failed.is_none() {
+            if lines && write_failed.is_none() {
                 if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
                     write_failed = Some(e);
                 }
@@ -239,71 +406,6 @@ fn task_for(o: &ResultsOpts, item: &Item) -> Task {
             exact: None,
             force: o.force,
         },
-    }
-}
-
-/// The ids to look at; `-` reads them from stdin, one per line: a bare id,
-/// or a JSON workflow (as `--jsonl` prints) whose `id` is taken. A byte
-/// order mark and CRLF endings are ignored; a line that holds no id is an
-/// error of its own (with its number), and the other lines still count.
-fn workflow_ids(args: &[String]) -> Result<(Vec<String>, Vec<Error>)> {
-    let mut ids = Vec::new();
-    let mut bad = Vec::new();
-    for arg in args {
-        if arg != "-" {
-            ids.push(arg.clone());
-            continue;
-        }
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = Vec::new();
-        for n in 1.. {
-            buf.clear();
-            let read = stdin
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::other(format!("cannot read stdin: {e}")))?;
-            if read == 0 {
-                break;
-            }
-            match id_of_line(&buf, n == 1) {
-                Ok(Some(id)) => ids.push(id),
-                Ok(None) => {}
-                Err(why) => bad.push(Error::usage(format!("stdin line {n}: {why}"))),
-            }
-        }
-    }
-    if ids.is_empty() && bad.is_empty() {
-        return Err(Error::usage("no workflow id given (stdin was empty)"));
-    }
-    Ok((ids, bad))
-}
-
-/// The id a line of stdin holds; `None` for a blank line.
-fn id_of_line(raw: &[u8], first: bool) -> std::result::Result<Option<String>, String> {
-    let raw = if first {
-        raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
-    } else {
-        raw
-    };
-    let line = std::str::from_utf8(raw)
-        .map_err(|_| "not valid UTF-8".to_string())?
-        .trim();
-    if line.is_empty() {
-        return Ok(None);
-    }
-    if !line.starts_with(['{', '"']) {
-        return Ok(Some(line.to_string()));
-    }
-    if line.starts_with('"') {
-        // `jq .id` without `-r`: a JSON string is the id it holds.
-        return match serde_json::from_str::<String>(line) {
-            Ok(id) if !id.trim().is_empty() => Ok(Some(id)),
-            _ => Err("not a JSON string".to_string()),
-        };
-    }
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON object ({e})"))?;
-    match v.get("id").and_then(Value::as_str) {
-        Some(id) if !id.trim().is_empty() => Ok(Some(id.to_string())),
-        _ => Err("a JSON line without an \"id\"".to_string()),
     }
 }
 
@@ -350,36 +452,37 @@ fn file_name(path: &Path) -> String {
 }
 
 fn print_listing(
-    out: &mut Out,
+    mut w: &mut dyn Write,
     id: &str,
     several: bool,
     wf: &Workflow,
     items: &[Item],
-) -> Result<()> {
+) -> io::Result<()> {
     if several {
-        writeln!(out, "Workflow: {}", escape(id)).out()?;
+        writeln!(w, "Workflow: {}", escape(id))?;
     }
     writeln!(
-        out,
+        w,
         "Status: {}",
         escape(wf.status.as_deref().unwrap_or("unknown"))
-    )
-    .out()?;
-    writeln!(out, "Steps: {}", wf.steps().len()).out()?;
+    )?;
+    writeln!(w, "Steps: {}", wf.steps().len())?;
     for (i, step) in wf.steps().iter().enumerate() {
         let blobs: Vec<BlobRef> = items
             .iter()
             .filter(|it| it.step_index == i)
             .map(|it| it.blob.clone())
             .collect();
-        writeln!(out).out()?;
-        render::step_results(out, step, &blobs).out()?;
+        writeln!(w)?;
+        render::step_results(&mut w, step, &blobs)?;
     }
     Ok(())
 }
 
-fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Value {
-    let results: Vec<Value> = items
+/// The `results` entries of a workflow's files: what the output says of
+/// each, and with `--download` what became of it.
+fn entries(items: &[Item], reports: &[Report]) -> Vec<Value> {
+    items
         .iter()
         .enumerate()
         .map(|(i, it)| {
@@ -389,6 +492,9 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
                 "id": it.blob.id,
                 "url": it.blob.url,
                 "available": it.blob.available,
+                "blockedReason": it.blob.blocked_reason,
+                "nsfwLevel": it.blob.nsfw_level,
+                "jobId": it.blob.job_id,
                 "width": it.blob.width,
                 "height": it.blob.height,
                 "file": Value::Null,
@@ -424,6 +530,83 @@ fn json_doc(id: &str, wf: &Workflow, items: &[Item], reports: &[Report]) -> Valu
             }
             v
         })
-        .collect();
-    json!({"workflowId": id, "status": wf.status, "results": results})
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> OffsetDateTime {
+        dates::parse_instant(s).unwrap()
+    }
+
+    /// A final workflow with one available image (its URL good until
+    /// `expires`) and one blocked image without a URL.
+    fn listed(status: &str, expires: Value) -> Value {
+        json!({
+            "id": "w", "status": status,
+            "steps": [{"name": "0", "output": {"images": [
+                {"id": "a.jpeg", "available": true, "url": "https://cdn/a", "urlExpiresAt": expires},
+                {"id": "b.jpeg", "available": false, "url": null, "urlExpiresAt": null}
+            ]}}]
+        })
+    }
+
+    #[test]
+    fn a_listed_workflow_stands_in_only_when_final_and_fresh() {
+        let now = at("2026-01-22T12:00:00Z");
+        let fresh = listed("succeeded", json!("2026-01-22T12:01:01Z"));
+        let wf = reusable(&fresh, false, now).expect("reused");
+        assert_eq!(wf.steps().len(), 1);
+        for status in ["failed", "expired", "canceled"] {
+            assert!(reusable(&listed(status, json!("2026-01-23T00:00:00Z")), false, now).is_some());
+        }
+        // --nsfw wants fresh URLs with mature content shown.
+        assert!(reusable(&fresh, true, now).is_none());
+        // Outputs may still change.
+        for status in ["processing", "scheduled", "preparing"] {
+            assert!(reusable(&listed(status, json!("2026-01-23T00:00:00Z")), false, now).is_none());
+        }
+        // Expired, expiring within a minute, or of unknown expiry.
+        for expires in [
+            json!("2026-01-22T11:00:00Z"),
+            json!("2026-01-22T12:00:59.999Z"),
+            json!("2026-01-22T12:01:00Z"),
+            json!(null),
+            json!("soon"),
+        ] {
+            assert!(
+                reusable(&listed("succeeded", expires.clone()), false, now).is_none(),
+                "{expires}"
+            );
+        }
+        // A line without its steps (a bare `{"id":...}`, a `results` line).
+        assert!(reusable(&json!({"id": "w", "status": "succeeded"}), false, now).is_none());
+        assert!(reusable(&json!({"workflowId": "w", "results": []}), false, now).is_none());
+    }
+
+    #[test]
+    fn counts_say_what_became_of_each_file() {
+        let done = |bytes| {
+            Report::Done(Outcome::Downloaded {
+                path: "a".into(),
+                bytes,
+            })
+        };
+        let reports = [
+            done(1),
+            done(2),
+            Report::Done(Outcome::Busy { path: "b".into() }),
+            Report::Unavailable("x".into()),
+            Report::Failed(Error::other("no")),
+        ];
+        let mut c = Counts::of(&reports);
+        assert_eq!(c.line(), "downloaded 2, skipped 1, unavailable 1, failed 1");
+        c.add(Counts::of(&reports[..1]));
+        assert_eq!(
+            c.to_json(),
+            json!({"downloaded": 3, "skipped": 1, "unavailable": 1, "failed": 1})
+        );
+    }
 }

@@ -21,7 +21,7 @@ use super::Ctx;
 use crate::api::{self, parse_json};
 use crate::cli::{help, By, Mode, StatsOpts};
 use crate::dates;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::stats::{self as report, Breakdown, Durations, Files, Report, Row};
 use crate::output::{Out, OutExt};
 use crate::text::escape;
@@ -160,6 +160,13 @@ impl Tally {
             }
             used += 1;
             self.looked_at += 1;
+            // As for `workflows`: an item that is not an object is not a
+            // workflow, and counting it as one would mislead.
+            if !item.get().starts_with('{') {
+                return Err(Error::other(
+                    "the API sent something that is not a workflow in a page of workflows",
+                ));
+            }
             let w: view::Workflow = parse_json(item.get(), "a workflow")?;
             self.workflow(&w)?;
         }
@@ -1010,6 +1017,9 @@ mod tests {
         let mut t = Tally::new(None, &["succeeded".into()], Some(2));
         assert_eq!(t.page(&items).unwrap(), 3);
         assert_eq!((t.workflows, t.looked_at), (2, 3));
+        let odd = RawValue::from_string("[1]".into()).unwrap();
+        let mut t = Tally::new(None, &[], None);
+        assert!(t.page(&[&odd]).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::Ctx;
 use crate::api::{parse_json, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fields::Fields;
 use crate::output::json::minify;
 use crate::output::render;
@@ -146,6 +146,11 @@ impl<'o> Printer<'o> {
             }
             used += 1;
             let v: Value = parse_json(item.get(), "a workflow")?;
+            if !v.is_object() {
+                return Err(Error::other(
+                    "the API sent something that is not a workflow in a page of workflows",
+                ));
+            }
             if self.keep(v.get("status").and_then(Value::as_str)) {
                 kept.push((item, v));
                 self.printed += 1;

@@ -1,7 +1,9 @@
 //! The message catalogue of the HTTP layer: what a status or a transport
 //! failure means, in one line that says what to do next, with the useful
 //! part of an error body (ProblemDetails, a bare string) and nothing of an
-//! HTML page.
+//! HTML page. Each thing is said once: a title that only repeats the
+//! status's reason phrase is left out, and so is a clause of ours that the
+//! server's own words already say.
 
 use std::time::Duration;
 
@@ -22,9 +24,22 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
     let head = format!("{status} {}", reason(status))
         .trim_end()
         .to_string();
-    let detail = summarize_body(content_type, body);
+    // What the message says anyway; a 404's names the thing asked for.
+    let known = if status == 404 {
+        format!("{head} no {what}")
+    } else {
+        head.clone()
+    };
+    let detail = summarize_body(content_type, body, &known);
     let with_detail = |text: String| match &detail {
-        Some(d) => format!("{head}: {d}; {text}"),
+        Some(d) => {
+            let ours: Vec<&str> = text.split("; ").filter(|c| adds(c, d)).collect();
+            if ours.is_empty() {
+                format!("{head}: {d}")
+            } else {
+                format!("{head}: {d}; {}", ours.join("; "))
+            }
+        }
         None => format!("{head}: {text}"),
     };
     let (kind, message) = match status {
@@ -66,32 +81,45 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
 
 /// One short line from an error body: ProblemDetails title, detail and
 /// validation errors; a bare JSON string; nothing for an HTML page (the
-/// status says it all); else the first line of text.
-fn summarize_body(content_type: &str, body: &str) -> Option<String> {
+/// status says it all); else the first line of text. Whatever says nothing
+/// that `known` (the message's own words) does not is left out.
+fn summarize_body(content_type: &str, body: &str, known: &str) -> Option<String> {
     let body = body.trim();
     if body.is_empty() || content_type.contains("html") || body.starts_with('<') {
         return None;
     }
     let text = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(serde_json::Value::String(s)) => s,
-        Ok(serde_json::Value::Object(map)) => problem_summary(&map)?,
+        Ok(serde_json::Value::Object(map)) => problem_summary(&map, known)?,
         Ok(_) => return None,
         Err(_) => body.lines().next().unwrap_or("").to_string(),
     };
+    if !adds(&text, known) {
+        return None;
+    }
     // Secrets are hidden before the text is cut: a cut through a token
     // would leave its first characters unrecognised.
     let text = escape(&mask(text.trim()));
     (!text.is_empty()).then(|| cut(&text, 300))
 }
 
-fn problem_summary(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+/// ProblemDetails in one line: `title: detail (field: message; ...)`, less
+/// a title or detail that says nothing `known` or the other does not.
+fn problem_summary(
+    map: &serde_json::Map<String, serde_json::Value>,
+    known: &str,
+) -> Option<String> {
+    // A full stop would end the sentence before the rest of the line.
     let s = |k: &str| {
         map.get(k)
             .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
+            .map(|s| s.trim().strip_suffix('.').unwrap_or(s.trim()))
+            .filter(|s| adds(s, known))
     };
     let mut parts: Vec<String> = Vec::new();
     match (s("title"), s("detail")) {
+        (Some(t), Some(d)) if !adds(t, d) => parts.push(d.to_string()),
+        (Some(t), Some(d)) if !adds(d, t) => parts.push(t.to_string()),
         (Some(t), Some(d)) => parts.push(format!("{t}: {d}")),
         (Some(t), None) => parts.push(t.to_string()),
         (None, Some(d)) => parts.push(d.to_string()),
@@ -121,6 +149,27 @@ fn problem_summary(map: &serde_json::Map<String, serde_json::Value>) -> Option<S
         }
     }
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Whether `text` says anything `known` does not: a word of its own
+/// (compared without case, small words aside). `Unauthorized` adds nothing
+/// to `401 Unauthorized`, nor `Workflow x could not be found` to
+/// `404 Not Found: no workflow 'x'`.
+fn adds(text: &str, known: &str) -> bool {
+    const SMALL: &[&str] = &[
+        "a", "an", "and", "are", "be", "been", "can", "could", "for", "has", "have", "is", "it",
+        "of", "or", "the", "this", "to", "was", "were",
+    ];
+    let words = |t: &str| -> Vec<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let known = words(known);
+    words(text)
+        .iter()
+        .any(|w| !SMALL.contains(&w.as_str()) && !known.contains(w))
 }
 
 pub fn is_dropped(err: &ureq::Error) -> bool {
@@ -263,6 +312,95 @@ mod tests {
         let e = status_error(404, "", "", "workflow 'abc'");
         assert_eq!(e.message, "404 Not Found: no workflow 'abc'");
         assert_eq!(e.exit_code(), 4);
+    }
+
+    #[test]
+    fn each_thing_is_said_once() {
+        let problem = |title: &str, detail: &str| {
+            serde_json::json!({"title": title, "status": 0, "detail": detail}).to_string()
+        };
+        let ptype = "application/problem+json";
+        let cases = [
+            // The API's 401: the title is the reason phrase, and the detail
+            // says what our own clause would.
+            (
+                status_error(
+                    401,
+                    ptype,
+                    &problem(
+                        "Unauthorized",
+                        "The access token is missing, invalid or has expired.",
+                    ),
+                    "x",
+                ),
+                "401 Unauthorized: The access token is missing, invalid or has expired; \
+                 check CIVITAI_API_TOKEN",
+            ),
+            (
+                status_error(401, ptype, &problem("unauthorized", ""), "x"),
+                "401 Unauthorized: the token is invalid or expired; check CIVITAI_API_TOKEN",
+            ),
+            (
+                status_error(403, "application/json", "\"Forbidden\"", "x"),
+                "403 Forbidden: this token is not allowed to do that",
+            ),
+            (
+                status_error(
+                    403,
+                    "application/json",
+                    "\"Manager access is required for this endpoint\"",
+                    "x",
+                ),
+                "403 Forbidden: Manager access is required for this endpoint; \
+                 this token is not allowed to do that",
+            ),
+            (
+                status_error(
+                    404,
+                    ptype,
+                    &problem("Not Found", "Workflow abc could not be found"),
+                    "workflow 'abc'",
+                ),
+                "404 Not Found: no workflow 'abc'",
+            ),
+            (
+                status_error(
+                    404,
+                    ptype,
+                    &problem("Not Found", "Workflow abc was deleted on 2026-01-02."),
+                    "workflow 'abc'",
+                ),
+                "404 Not Found: no workflow 'abc' (Workflow abc was deleted on 2026-01-02)",
+            ),
+            (
+                status_error(
+                    422,
+                    ptype,
+                    r#"{"title":"One or more validation errors occurred.","status":422,
+                        "errors":{"take":["must be between 1 and 100"]}}"#,
+                    "x",
+                ),
+                "422 Unprocessable Entity: One or more validation errors occurred \
+                 (take: must be between 1 and 100); the API rejected the request; \
+                 check the options",
+            ),
+            (
+                status_error(500, ptype, &problem("Internal Server Error", "boom"), "x"),
+                "500 Internal Server Error: boom; the server failed; try again later",
+            ),
+            (
+                status_error(503, "text/plain", "service unavailable\n", "x"),
+                "503 Service Unavailable: the server failed; try again later",
+            ),
+            (
+                status_error(400, ptype, &problem("Validation", "Validation failed"), "x"),
+                "400 Bad Request: Validation failed; the API rejected the request; \
+                 check the options",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.message, want);
+        }
     }
 
     #[test]

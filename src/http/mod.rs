@@ -3,6 +3,9 @@
 //! loop, which repeats a request only when the rules of `retry` say that
 //! repeating it cannot do a thing twice.
 //!
+//! Every try of every request, API call or download, passes through
+//! `with_retries`, which with `-v` writes one line about it (see `trace`).
+//!
 //! The agent is built with `http_status_as_error(false)` so that the status,
 //! the body and `Retry-After` of a failed request reach us, and with redirects
 //! off: a blob's redirect to its CDN is followed by hand, without the token.
@@ -11,10 +14,11 @@ mod messages;
 mod proxy;
 pub mod retry;
 mod tls;
+mod trace;
 
 use std::fs::File;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{self as h, Response};
 use ureq::tls::TlsConfig;
@@ -26,6 +30,7 @@ use crate::notes::Notes;
 use crate::text::escape;
 pub use messages::{reason, status_error, transport_error};
 use retry::{Failure, Method};
+use trace::{Exchange, Seen};
 
 /// Error bodies are read up to this size for their message.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
@@ -159,7 +164,12 @@ impl Client {
     fn call_with(&self, call: &Call, timeout: Duration, retries: u32) -> Result<Answer> {
         let url = format!("{}{}", self.api_url, call.path);
         let what = call.what;
-        self.with_retries(call.method, call.keyed, retries, || {
+        let ex = Exchange {
+            method: call.method,
+            url: &url,
+            auth: Auth::Api,
+        };
+        self.with_retries(ex, call.keyed, retries, |seen| {
             let mut resp = match self.send(
                 call.method,
                 &url,
@@ -167,9 +177,10 @@ impl Client {
                 &[],
                 call.payload,
                 Some(timeout),
+                seen,
             ) {
                 Ok(r) => r,
-                Err(e) => return self.transport_attempt(e, &url, timeout),
+                Err(e) => return self.transport_attempt(e, &url, timeout, seen),
             };
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
@@ -178,7 +189,7 @@ impl Client {
                     Ok(Err(_)) => Attempt::Fail(Error::other(format!(
                         "the API sent a body that is not valid UTF-8 for {what}"
                     ))),
-                    Err(e) => self.transport_attempt(e, &url, timeout),
+                    Err(e) => self.transport_attempt(e, &url, timeout, seen),
                 };
             }
             Attempt::from_status(&mut resp, what)
@@ -196,10 +207,16 @@ impl Client {
         headers: &[(&str, &str)],
         what: &str,
     ) -> Result<Response<Body>> {
-        self.with_retries(Method::Get, false, self.retries, || {
-            let mut resp = match self.send(Method::Get, url, auth, headers, Payload::Empty, None) {
+        let ex = Exchange {
+            method: Method::Get,
+            url,
+            auth,
+        };
+        self.with_retries(ex, false, self.retries, |seen| {
+            let sent = self.send(Method::Get, url, auth, headers, Payload::Empty, None, seen);
+            let mut resp = match sent {
                 Ok(r) => r,
-                Err(e) => return self.transport_attempt(e, url, self.timeout),
+                Err(e) => return self.transport_attempt(e, url, self.timeout, seen),
             };
             let status = resp.status().as_u16();
             if (200..400).contains(&status) || status == 416 {
@@ -212,6 +229,8 @@ impl Client {
 
     /// One request. `total` bounds the whole exchange (API calls); without it
     /// (downloads) only each read is bounded, so large files are not cut off.
+    /// The status of the answer is noted in `seen`.
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         method: Method,
@@ -220,6 +239,7 @@ impl Client {
         headers: &[(&str, &str)],
         payload: Payload,
         total: Option<Duration>,
+        seen: &mut Seen,
     ) -> Result<Response<Body>, Sent> {
         let mut req = h::Request::builder().method(method.as_str()).uri(url);
         if auth == Auth::Api {
@@ -230,7 +250,7 @@ impl Client {
         }
         // `as_body` gives the body with its length (a Content-Length, not
         // chunks): a byte slice's, or a file's size on disk.
-        match payload {
+        let resp = match payload {
             Payload::Empty => self.run(req, SendBody::none(), url, total),
             Payload::Json(mut bytes) => {
                 let req = req.header("Content-Type", "application/json");
@@ -243,7 +263,9 @@ impl Client {
                 let req = req.header("Content-Type", content_type);
                 self.run(req, file.as_body(), url, total)
             }
-        }
+        }?;
+        seen.status = Some(resp.status().as_u16());
+        Ok(resp)
     }
 
     fn run(
@@ -271,37 +293,71 @@ impl Client {
         self.agent.run(req).map_err(Sent::Transport)
     }
 
-    /// A failed exchange, told apart by whether a proxy was in the way.
-    fn transport_attempt<T>(&self, err: Sent, url: &str, timeout: Duration) -> Attempt<T> {
+    /// A failed exchange, told apart by whether a proxy was in the way; the
+    /// failure is noted in `seen`.
+    fn transport_attempt<T>(
+        &self,
+        err: Sent,
+        url: &str,
+        timeout: Duration,
+        seen: &mut Seen,
+    ) -> Attempt<T> {
         match err {
             Sent::Local(e) => Attempt::Fail(e),
             Sent::Transport(err) => {
+                seen.failure = Some(messages::short_transport(&err));
                 let proxied = self.proxies.for_url(url).is_some();
                 Attempt::from_transport(err, url, timeout, proxied)
             }
         }
     }
 
+    /// Tries `attempt` until it is done, fails for good, or the retries
+    /// allowed for this request are spent. Every try of every request passes
+    /// here, so this is where `-v` reports each one.
     fn with_retries<T>(
         &self,
-        method: Method,
+        ex: Exchange,
         keyed: bool,
         retries: u32,
-        mut attempt: impl FnMut() -> Attempt<T>,
+        mut attempt: impl FnMut(&mut Seen) -> Attempt<T>,
     ) -> Result<T> {
         let total = retries.saturating_add(1);
         let mut n = 1;
         loop {
-            match attempt() {
-                Attempt::Done(t) => return Ok(t),
-                Attempt::Fail(e) => return Err(e),
+            let mut seen = Seen::default();
+            let start = Instant::now();
+            let result = attempt(&mut seen);
+            let trace = |after: &str| {
+                if self.notes.is_verbose() {
+                    let took = start.elapsed();
+                    if let Some(line) = trace::line(&ex, n, retries, &seen, took, after) {
+                        self.notes.request(&line);
+                    }
+                }
+            };
+            match result {
+                Attempt::Done(t) => {
+                    trace("");
+                    return Ok(t);
+                }
+                Attempt::Fail(e) => {
+                    trace("");
+                    return Err(e);
+                }
                 Attempt::Retry(cause) => {
-                    if !retry::may_repeat(method, keyed, cause.failure) {
+                    if !retry::may_repeat(ex.method, keyed, cause.failure) {
+                        trace(&format!(
+                            ", not retried: a {} may have taken effect",
+                            ex.method.as_str()
+                        ));
                         return Err(cause.error);
                     }
                     if n >= total {
+                        trace(if retries > 0 { ", no retries left" } else { "" });
                         return Err(cause.give_up(retries));
                     }
+                    trace(&format!(", retrying ({n} of {retries})"));
                     let wait = cause
                         .retry_after
                         .unwrap_or_else(|| retry::backoff(n, jitter_seed()));

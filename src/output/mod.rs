@@ -5,6 +5,7 @@
 pub mod json;
 pub mod objects;
 pub mod render;
+pub mod scan;
 pub mod stats;
 pub mod summary;
 

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
+use super::scan::HIGHLIGHTED;
 use crate::api::{self, BlobRef, Workflow};
 use crate::download::Outcome;
 use crate::text::{cut, escape};
@@ -58,14 +59,6 @@ pub fn value_text(v: &Value) -> String {
         other => other.to_string(),
     }
 }
-
-/// Context keys the content-scan reviewers look at first.
-const HIGHLIGHTED: &[&str] = &[
-    "hive_csam_score",
-    "hive_vlm_summary",
-    "blocked_reason",
-    "nsfwLevel",
-];
 
 /// The `job` summary. Sections whose data is absent are left out.
 pub fn job_summary(w: &mut impl Write, job: &Value) -> io::Result<()> {

@@ -974,3 +974,136 @@ fn a_download_is_retried_after_a_drop_or_a_503() {
         );
     }
 }
+
+/// `results --download` prints what became of each file, not the listing
+/// of signed URLs, and ends with one line of counts; unavailable files are
+/// counted, not failed.
+#[test]
+fn a_download_prints_each_file_then_one_line_of_counts() {
+    let fake = Fake::start();
+    let dir = temp_dir("counts");
+    let d = dir.to_str().unwrap();
+    let webp = fake.media("7W2XH0K1C4ZVB9N3M6Q8R5T1YA.webp").len();
+    let run = cli(&fake, &["results", W_IMG, "--download", "--dir", d]);
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "skipped: {W_IMG}_imagegen_1 not available (NSFW content not allowed)\n\
+             Downloaded: {W_IMG}_imagegen_0.webp ({webp} bytes)\n\
+             downloaded 1, skipped 0, unavailable 1, failed 0\n"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.is_empty(), "{run:?}");
+    let run = cli(&fake, &["results", W_IMG, W1, "--download", "--dir", d]);
+    run.ok();
+    assert!(!run.stdout.contains("Image: "), "{run:?}");
+    assert!(!run.stdout.contains("Status: "), "{run:?}");
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("downloaded 2, skipped 1, unavailable 1, failed 0"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_failed_download_is_counted_and_exits_1_with_the_resume_hint() {
+    let fake = Fake::start();
+    let dir = temp_dir("counts-fail");
+    let d = dir.to_str().unwrap();
+    fake.script(
+        "/signed/K3M9Q2Z7XW8V4T6R1P0N5B2C7D.png",
+        vec![Reply::html(500, "<html>no</html>"); 2],
+    );
+    let run = cli(&fake, &["results", W1, "--download", "--dir", d]);
+    run.code(1)
+        .stderr_has("error: 1 download(s) failed; run the same command again to resume them");
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("downloaded 1, skipped 0, unavailable 0, failed 1"),
+        "{run:?}"
+    );
+    // Among several workflows: the first failure's code, how many
+    // workflows failed, and the hint.
+    let run = cli(&fake, &["results", W_VID, W1, "--download", "--dir", d]);
+    run.code(1).stderr_has(&format!(
+        "error: 1 of 2 workflow id(s) failed (first: workflow '{W1}': 1 download(s) failed); \
+             run the same command again to resume the 1 failed download(s)"
+    ));
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("downloaded 2, skipped 1, unavailable 0, failed 1"),
+        "{run:?}"
+    );
+}
+
+/// With --json the counts are in the document (each workflow's own); with
+/// --jsonl in each line, and the run's line goes to stderr; with --fields
+/// to stderr: stdout holds only JSON or the table.
+#[test]
+fn counts_go_where_they_leave_stdout_for_programs() {
+    let fake = Fake::start();
+    let dir = temp_dir("counts-json");
+    let d = dir.to_str().unwrap();
+    let doc = cli(
+        &fake,
+        &["--json", "results", W_IMG, "--download", "--dir", d],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        doc["counts"],
+        json!({"downloaded": 1, "skipped": 0, "unavailable": 1, "failed": 0})
+    );
+    let run = cli(
+        &fake,
+        &["--json", "results", W_IMG, W1, "--download", "--dir", d],
+    );
+    run.ok();
+    assert!(run.stderr.is_empty(), "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc[0]["counts"]["skipped"], 1);
+    assert_eq!(doc[0]["counts"]["unavailable"], 1);
+    assert_eq!(doc[1]["counts"]["downloaded"], 2);
+
+    let run = cli(
+        &fake,
+        &["--jsonl", "results", W_IMG, W1, "--download", "--dir", d],
+    );
+    run.ok();
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}{run:?}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert_eq!(lines[1]["counts"]["skipped"], 2);
+    assert_eq!(
+        run.stderr, "downloaded 0, skipped 3, unavailable 1, failed 0\n",
+        "{run:?}"
+    );
+
+    let run = cli(
+        &fake,
+        &[
+            "results",
+            W1,
+            "--download",
+            "--dir",
+            d,
+            "--fields",
+            "id,status",
+        ],
+    );
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        "id\tstatus\nJNFDW54JNTATNW42HACYCWSQP0.jpeg\tskipped\nK3M9Q2Z7XW8V4T6R1P0N5B2C7D.png\tskipped\n",
+        "{run:?}"
+    );
+    assert_eq!(
+        run.stderr, "downloaded 0, skipped 2, unavailable 0, failed 0\n",
+        "{run:?}"
+    );
+}

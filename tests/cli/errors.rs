@@ -1,7 +1,8 @@
 //! Errors and exit codes, whatever the command: usage (2), auth (3), not found
 //! (4), network and server (5), rate limits (6); the one error line, its JSON
-//! form, the token never shown; retries with and without `Retry-After`, cut
-//! and non-JSON bodies, timeouts, refused connections, a closed stdout.
+//! form, the token never shown, each thing said once; what a mistyped option
+//! or command was near; retries with and without `Retry-After`, cut and
+//! non-JSON bodies, timeouts, refused connections, a closed stdout.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,9 @@ fn not_found_names_what_and_json_errors_are_one_line() {
     cli(&fake, &["workflow", "missing-id"])
         .code(4)
         .one_error_line()
-        .stderr_has("error: 404 Not Found: no workflow 'missing-id' (Not Found: Workflow missing-id could not be found)");
+        // The API's "Not Found" / "Workflow missing-id could not be found"
+        // says nothing more, so it is not repeated.
+        .stderr_has("error: 404 Not Found: no workflow 'missing-id'\n");
     let run = cli(&fake, &["--json", "workflow", "missing-id"]);
     run.code(4);
     assert!(run.stdout.is_empty());
@@ -55,13 +58,17 @@ fn not_found_names_what_and_json_errors_are_one_line() {
 #[test]
 fn auth_errors_exit_3_and_never_show_the_token() {
     let fake = Fake::start();
+    // The API's title is the reason phrase and its detail says what ours
+    // would: each is said once.
     Cli::new(Some(&fake), &["test"])
         .env("CIVITAI_API_TOKEN", "wrong-token-ABCDEFGHIJKLMNOP")
         .run()
         .code(3)
         .one_error_line()
-        .stderr_has("401 Unauthorized")
-        .stderr_has("check CIVITAI_API_TOKEN");
+        .stderr_has(
+            "error: 401 Unauthorized: The access token is missing, invalid or has expired; \
+             check CIVITAI_API_TOKEN\n",
+        );
     let run = Cli::new(Some(&fake), &["workflows"])
         .env_remove("CIVITAI_API_TOKEN")
         .run();
@@ -112,11 +119,67 @@ fn validation_errors_exit_2_with_the_field() {
         .code(2)
         .one_error_line()
         .stderr_has("422 Unprocessable Entity")
-        .stderr_has("take: must be between 1 and 100");
-    // The fake validates take itself, as the API does.
-    cli(&fake, &["workflows", "--take=500"])
-        .code(2)
-        .stderr_has("take: must be between 1 and 100");
+        .stderr_has(
+            "error: 422 Unprocessable Entity: One or more validation errors occurred \
+             (take: must be between 1 and 100); the API rejected the request",
+        );
+    // (A --take out of range never gets that far: see workflows.rs.)
+}
+
+#[test]
+fn a_mistyped_option_or_command_suggests_the_nearest() {
+    for (args, said) in [
+        (
+            vec!["workflows", "--exclude-faild"],
+            "error: invalid option '--exclude-faild'; did you mean --exclude-failed?",
+        ),
+        (
+            vec!["workflows", "--jsn"],
+            "error: invalid option '--jsn'; did you mean --json?",
+        ),
+        (
+            vec!["--jsn", "workflows"],
+            "error: invalid option '--jsn'; did you mean --json?",
+        ),
+        (
+            vec!["workflows", "--excludefailed"],
+            "error: invalid option '--excludefailed'; did you mean --excludeFailed?",
+        ),
+        (
+            vec!["results", "x", "--downlaod"],
+            "error: invalid option '--downlaod'; did you mean --download?",
+        ),
+        (
+            vec!["workflws"],
+            "error: unknown command 'workflws'; did you mean 'workflows'?",
+        ),
+        (
+            vec!["help", "reslts"],
+            "error: unknown command 'reslts'; did you mean 'results'?",
+        ),
+        (
+            vec!["user-workflow", "1"],
+            "error: unknown command 'user-workflow'; did you mean 'user-workflows'?",
+        ),
+        // Nothing near: no guess.
+        (
+            vec!["workflows", "--bogus"],
+            "error: invalid option '--bogus'\n",
+        ),
+        (
+            vec!["frobnicate"],
+            "error: unknown command 'frobnicate'; run 'civitai-orch --help' for the list\n",
+        ),
+        // Only the options of the command given: `job` takes no --download.
+        (
+            vec!["job", "x", "--downlaod"],
+            "error: invalid option '--downlaod'\n",
+        ),
+    ] {
+        let run = Cli::new(None, &args).env("CIVITAI_API_TOKEN", TOKEN).run();
+        run.code(2).one_error_line().stderr_has(said);
+        assert!(run.stdout.is_empty(), "{run:?}");
+    }
 }
 
 #[test]
@@ -333,9 +396,10 @@ fn a_closed_stdout_is_not_an_error() {
 #[test]
 fn a_token_cut_by_the_message_limit_leaves_no_prefix_of_it() {
     let fake = Fake::start();
-    // "Unauthorized: " is 14 characters; 270 more put the token at 284, so
-    // the cut at 300 keeps its first 16 characters.
-    let detail = format!("{} {TOKEN} was refused", "x".repeat(269));
+    // The title "Unauthorized" only repeats the status, so the detail opens
+    // the summary: 284 characters before the token put it across the cut at
+    // 300, which keeps its first 16 characters.
+    let detail = format!("{} {TOKEN} was refused", "x".repeat(283));
     for mode in [None, Some("--json")] {
         fake.script(
             "/v2/consumer/workflows",

@@ -41,3 +41,47 @@ fn job_prints_a_summary_raw_or_json() {
     assert_eq!(v["jobId"], JOB);
     assert_eq!(cli(&fake, &["job", JOB, "--json"]).ok().json(), v);
 }
+
+/// Several job ids, from arguments and stdin (`scan --jsonl` lines give
+/// `jobId`), in input order; `--fields` cuts each job down.
+#[test]
+fn several_jobs_and_their_fields() {
+    let fake = Fake::start();
+    let minimal = "0b6f2c1e-9a7d-4e3b-8c5f-1d2e3f4a5b6c";
+    let stdin = format!("{{\"jobId\":\"{minimal}\",\"workflowId\":\"w\"}}\n{JOB}\n");
+    let run = crate::support::Cli::new(
+        Some(&fake),
+        &[
+            "job",
+            JOB,
+            "-",
+            "--fields=jobId,job.type,lastEvent.context.hive_csam_score",
+        ],
+    )
+    .stdin(&stdin)
+    .run();
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "jobId\tjob.type\tlastEvent.context.hive_csam_score\n\
+             {JOB}\tTextToImageV2\t0.00 %, 0.00 %\n\
+             {minimal}\tWDTagging\t\n\
+             {JOB}\tTextToImageV2\t0.00 %, 0.00 %\n"
+        )
+    );
+    // Text summaries, a blank line between.
+    let run = cli(&fake, &["job", JOB, minimal]);
+    run.ok();
+    assert_eq!(run.stdout.matches("Job Summary:").count(), 2);
+    assert!(
+        run.stdout.contains("\n\nJob Summary:\n  ID: 0b6f2c1e"),
+        "{run:?}"
+    );
+    // A line that holds no id is reported by number; the others still run.
+    let run = crate::support::Cli::new(Some(&fake), &["--jsonl", "job", "-"])
+        .stdin(&format!("{JOB}\n{{\"x\":1}}\n{minimal}\n"))
+        .run();
+    run.code(2).stderr_has("stdin line 2: a JSON line without");
+    assert_eq!(run.stdout.lines().count(), 2);
+}

@@ -11,6 +11,7 @@
 //! - `http_layer`: the library's HTTP layer driven directly (which requests
 //!   may be repeated);
 //! - `config`: settings from the environment, env files, proxies, numbers;
+//! - `verbose`: `-v`, one line per HTTP request, whatever the command;
 //! - `help`: help and version;
 //! - `skill`: the examples of SKILL.md, run as written;
 //! - `fake_orchestrator`: the fake itself (bodies, methods, scripts, the
@@ -34,11 +35,13 @@ mod help;
 mod http_layer;
 mod job;
 mod results;
+mod scan;
 mod skill;
 mod stats;
 mod step;
 mod test_cmd;
 mod user;
+mod verbose;
 mod wait;
 mod workflow;
 mod workflows;

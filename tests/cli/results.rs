@@ -165,9 +165,12 @@ fn results_reads_ids_from_stdin() {
     )
     .stdin(&listing)
     .run();
+    // With --download only what became of each file is printed; its name
+    // says which workflow it belongs to.
     run.ok()
-        .stdout_has(&format!("Workflow: {W1}"))
-        .stdout_has(&format!("Workflow: {W_IMG}"));
+        .stdout_has(&format!("Downloaded: {W1}_0_0.jpeg"))
+        .stdout_has(&format!("Downloaded: {W_IMG}_imagegen_0.webp"));
+    assert!(!run.stdout.contains("Workflow: "), "{run:?}");
     assert_eq!(files(&dir).len(), 3);
     let run = Cli::new(Some(&fake), &["--jsonl", "results", "-"])
         .stdin(&format!("{W1}\n\n{W_VID}\n"))
@@ -234,7 +237,7 @@ fn an_unreadable_workflow_does_not_stop_the_others() {
         ],
     );
     run.code(4)
-        .stderr_has("1 of 3 workflow(s) could not be read");
+        .stderr_has("1 of 3 workflow id(s) failed (first: ");
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc[0]["workflowId"], W1);
     assert_eq!(doc[1]["error"]["kind"], "not_found");
@@ -279,8 +282,8 @@ fn stdin_ids_ignore_a_bom_and_crlf_and_a_bad_line_stops_only_itself() {
         .run();
     run.code(2)
         .stderr_has("stdin line 2: not a JSON object")
-        .stderr_has("stdin line 5: a JSON line without an")
-        .stderr_has("2 line(s) of stdin");
+        .stderr_has("stdin line 5: a JSON line without ")
+        .stderr_has("2 of 4 workflow id(s) failed (first: stdin line 2: ");
     let ids: Vec<String> = run
         .stdout
         .lines()
@@ -292,16 +295,16 @@ fn stdin_ids_ignore_a_bom_and_crlf_and_a_bad_line_stops_only_itself() {
         })
         .collect();
     assert_eq!(ids, [W1, W_VID], "{run:?}");
-    let paths: Vec<String> = fake
+    // Fetched -j at a time: in any order.
+    let mut paths: Vec<String> = fake
         .api_requests()
         .iter()
         .map(|r| r.raw_path.clone())
         .collect();
-    assert_eq!(
-        paths,
-        [workflow_path(W1), workflow_path(W_VID)],
-        "the BOM reached the path"
-    );
+    paths.sort();
+    let mut want = [workflow_path(W1), workflow_path(W_VID)];
+    want.sort();
+    assert_eq!(paths, want, "the BOM reached the path");
 }
 
 #[test]
@@ -372,4 +375,258 @@ fn saving_options_without_download_are_refused_not_ignored() {
         .run()
         .code(2)
         .stderr_has("--dir applies only with --download");
+}
+
+#[test]
+fn json_entries_carry_the_job_the_nsfw_level_and_why_a_file_is_blocked() {
+    let fake = Fake::start();
+    for mode in ["--json", "--jsonl"] {
+        let run = cli(&fake, &[mode, "results", W_IMG]);
+        let doc: Value = serde_json::from_str(run.ok().stdout.trim()).unwrap();
+        let r = &doc["results"];
+        assert_eq!(
+            r[0]["jobId"], "b7a1c3d2-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "{run:?}"
+        );
+        assert_eq!(r[0]["nsfwLevel"], "pg");
+        // Present, and null, when the output has none.
+        assert_eq!(r[0].get("blockedReason"), Some(&Value::Null), "{run:?}");
+        assert_eq!(r[1]["jobId"], "c8b2d4e3-5f60-4b7c-9d8e-0f1a2b3c4d5e");
+        assert_eq!(r[1]["nsfwLevel"], "x");
+        assert_eq!(r[1]["blockedReason"], "NSFW content not allowed");
+        // No counts without --download.
+        assert_eq!(doc.get("counts"), None, "{run:?}");
+    }
+    // A bare blob id says nothing of those: null, not missing.
+    let wf = workflow_with_images("bare", json!([]));
+    let mut wf = wf;
+    wf["steps"][0]["output"] = json!({"blobId": "b1.png"});
+    fake.put_workflow(wf);
+    let doc = cli(&fake, &["--json", "results", "bare"]).ok().json();
+    for key in ["jobId", "nsfwLevel", "blockedReason"] {
+        assert_eq!(
+            doc["results"][0].get(key),
+            Some(&Value::Null),
+            "{key}: {doc}"
+        );
+    }
+}
+
+#[test]
+fn fields_cut_each_file_down_to_a_row_or_an_object() {
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &[
+            "results",
+            W1,
+            W_IMG,
+            "--fields",
+            "workflowId,id,nsfwLevel,blockedReason",
+        ],
+    );
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "workflowId\tid\tnsfwLevel\tblockedReason\n\
+             {W1}\tJNFDW54JNTATNW42HACYCWSQP0.jpeg\tpg13\t\n\
+             {W1}\tK3M9Q2Z7XW8V4T6R1P0N5B2C7D.png\tpg\t\n\
+             {W_IMG}\t7W2XH0K1C4ZVB9N3M6Q8R5T1YA.webp\tpg\t\n\
+             {W_IMG}\t9PZQ1RSTV2WXY3ABC4DEF5GHJK.jpeg\tx\tNSFW content not allowed\n"
+        ),
+        "{run:?}"
+    );
+    // --json: one flat array of files, even for one workflow.
+    let doc = cli(
+        &fake,
+        &["--json", "results", W_IMG, "--fields", "workflowId,id"],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        doc,
+        json!([
+            {"workflowId": W_IMG, "id": "7W2XH0K1C4ZVB9N3M6Q8R5T1YA.webp"},
+            {"workflowId": W_IMG, "id": "9PZQ1RSTV2WXY3ABC4DEF5GHJK.jpeg"}
+        ])
+    );
+    // --jsonl: a line per file; a workflow that cannot be read is a line
+    // of its own with its error.
+    let run = cli(
+        &fake,
+        &["--jsonl", "results", W1, "missing", "--fields", "id,kind"],
+    );
+    run.code(4);
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{run:?}");
+    assert_eq!(
+        lines[0],
+        json!({"id": "JNFDW54JNTATNW42HACYCWSQP0.jpeg", "kind": "image"})
+    );
+    assert_eq!(lines[2]["workflowId"], "missing");
+    assert_eq!(lines[2]["error"]["kind"], "not_found");
+    // An empty table still has its header.
+    cli(&fake, &["results", W_COMFY, "--fields", "id"])
+        .ok()
+        .stdout_has("id\n");
+}
+
+/// `workflows --all --jsonl | results - --download` downloads while the
+/// walk goes on: the first workflow is fetched, and its files saved, while
+/// stdin is still open.
+#[test]
+fn results_from_stdin_starts_before_stdin_is_closed() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let fake = Fake::start();
+    let dir = temp_dir("live");
+    let args = ["results", "-", "--download", "--dir", dir.to_str().unwrap()];
+    let mut child = Cli::new(Some(&fake), &args)
+        .cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{W1}").unwrap();
+    stdin.flush().unwrap();
+    let first = [format!("{W1}_0_0.jpeg"), format!("{W1}_0_1.png")];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let started = loop {
+        let asked = fake
+            .api_requests()
+            .iter()
+            .any(|r| r.raw_path == workflow_path(W1));
+        if asked && first.iter().all(|f| dir.join(f).is_file()) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if !started {
+        let _ = child.kill();
+    }
+    // Only now the next line, and the end of stdin.
+    let _ = writeln!(stdin, "{W_VID}");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let run = crate::support::Run {
+        line: format!("civitai-orch {}", args.join(" ")),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        raw_stdout: out.stdout,
+    };
+    assert!(started, "nothing was done before stdin closed:{run:?}");
+    run.ok()
+        .stdout_has(&format!("Downloaded: {W_VID}_video_0.mp4"));
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("downloaded 4, skipped 0, unavailable 0, failed 0"),
+        "{run:?}"
+    );
+}
+
+/// A workflow as `workflows --jsonl` prints it, stored in the fake too:
+/// one available image whose signed URL expires at `expires`.
+fn listed(fake: &Fake, id: &str, status: &str, expires: &str) -> String {
+    let mut img = image(JPEG);
+    img["urlExpiresAt"] = json!(expires);
+    let mut wf = workflow_with_images(id, json!([img]));
+    wf["status"] = json!(status);
+    fake.put_workflow(wf.clone());
+    format!("{}\n", wf.to_string().replace("{{CDN}}", &fake.cdn_url))
+}
+
+/// An instant `secs` from now, as the API writes them.
+fn from_now(secs: i64) -> String {
+    civitai_orch::dates::format_iso_millis(
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(secs),
+    )
+}
+
+#[test]
+fn a_final_workflow_on_stdin_with_fresh_links_is_not_fetched_again() {
+    let fake = Fake::start();
+    let line = listed(&fake, "reuse", "succeeded", &from_now(3600));
+    let dir = temp_dir("reuse");
+    let run = Cli::new(
+        Some(&fake),
+        &[
+            "--jsonl",
+            "results",
+            "-",
+            "--download",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .stdin(&line)
+    .run();
+    run.ok();
+    assert!(
+        fake.api_requests().is_empty(),
+        "{:?}{run:?}",
+        fake.api_requests()
+    );
+    assert_eq!(fake.cdn_requests().len(), 1, "{run:?}");
+    assert_eq!(
+        std::fs::read(dir.join("reuse_0_0.jpeg")).unwrap(),
+        fake.media(JPEG)
+    );
+    let doc: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(doc["workflowId"], "reuse");
+    assert_eq!(doc["results"][0]["status"], "downloaded");
+    // The listing too: nothing asked.
+    Cli::new(Some(&fake), &["results", "-"])
+        .stdin(&line)
+        .run()
+        .ok()
+        .stdout_has("  Image: ");
+    assert!(fake.api_requests().is_empty());
+}
+
+#[test]
+fn a_workflow_on_stdin_is_fetched_again_when_it_may_be_stale() {
+    let fake = Fake::start();
+    let cases = [
+        ("nsfw", "succeeded", from_now(3600), true),
+        ("running", "processing", from_now(3600), false),
+        ("expired", "succeeded", from_now(-60), false),
+        ("expiring", "succeeded", from_now(30), false),
+    ];
+    for (id, status, expires, nsfw) in cases {
+        let line = listed(&fake, id, status, &expires);
+        let dir = temp_dir(id);
+        let mut args = vec!["results", "-", "--download", "--dir", dir.to_str().unwrap()];
+        if nsfw {
+            args.push("--nsfw");
+        }
+        let before = fake.api_requests().len();
+        let run = Cli::new(Some(&fake), &args).stdin(&line).run();
+        run.ok();
+        let asked: Vec<_> = fake.api_requests().into_iter().skip(before).collect();
+        assert_eq!(asked.len(), 1, "{id}: {asked:?}{run:?}");
+        assert_eq!(asked[0].raw_path, workflow_path(id), "{id}");
+        if nsfw {
+            assert_eq!(asked[0].param("hideMatureContent"), Some("false"));
+        }
+        assert!(dir.join(format!("{id}_0_0.jpeg")).is_file(), "{id}{run:?}");
+    }
+    // A line with only the id is fetched, of course.
+    let before = fake.api_requests().len();
+    Cli::new(Some(&fake), &["results", "-"])
+        .stdin(&format!("{{\"id\":\"{W1}\",\"status\":\"succeeded\"}}\n"))
+        .run()
+        .ok();
+    assert_eq!(fake.api_requests().len(), before + 1);
 }

@@ -626,6 +626,7 @@ fn bad_input_is_a_usage_error() {
         &["stats", "--by=week"][..],
         &["stats", "--by"],
         &["stats", "--take=0"],
+        &["stats", "--take=101"],
         &["stats", "--take=x"],
         &["stats", "--limit=0"],
         &["stats", "--limit=-1"],
@@ -661,6 +662,7 @@ fn a_walk_that_fails_midway_prints_nothing_on_stdout() {
         (Reply::problem(404, "Not Found", "cursor expired"), 4),
         (Reply::problem(500, "Internal Server Error", "boom"), 5),
         (Reply::json(200, r#"{"items":[{"id":"b""#), 1),
+        (Reply::json(200, r#"{"items":["b"],"next":null}"#), 1),
     ] {
         let fake = Fake::start();
         for mode in ["--json", "--jsonl", "-q"] {

@@ -18,3 +18,29 @@ fn step_prints_one_step_as_json() {
         .code(4)
         .stderr_has("no step 'nope' in workflow");
 }
+
+#[test]
+fn several_steps_of_one_workflow() {
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &[
+            "--jsonl",
+            "step",
+            W_COMFY,
+            "comfy",
+            "hash",
+            "--fields=name,$type",
+        ],
+    );
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        "{\"$type\":\"comfy\",\"name\":\"comfy\"}\n{\"$type\":\"mediaHash\",\"name\":\"hash\"}\n"
+    );
+    let run = cli(&fake, &["--json", "step", W_COMFY, "hash", "nope"]);
+    run.code(4).stderr_has("1 of 2 step name(s) failed");
+    let doc = run.json();
+    assert_eq!(doc[0]["name"], "hash");
+    assert_eq!(doc[1]["id"], "nope");
+}

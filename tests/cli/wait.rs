@@ -94,3 +94,29 @@ fn an_absurd_wait_is_a_usage_error() {
         .code(2)
         .stderr_has("--wait");
 }
+
+#[test]
+fn a_number_after_wait_without_equals_gets_a_hint() {
+    let fake = Fake::start();
+    // `--wait` takes its value only with `=`: the 2 is a stray argument,
+    // wherever the id stands.
+    for (args, stray) in [
+        (vec!["workflow", W_PROC, "--wait", "2"], "2"),
+        (vec!["workflow", "--wait", "2", W_PROC], W_PROC),
+    ] {
+        let run = cli(&fake, &args);
+        run.code(2).one_error_line().stderr_has(&format!(
+            "error: unexpected argument '{stray}' (did you mean --wait=2?)\n"
+        ));
+    }
+    // No hint when --wait had its value, or for a word.
+    for args in [
+        vec!["workflow", W_PROC, "--wait=2", "3"],
+        vec!["workflow", W_PROC, "--wait", "soon"],
+    ] {
+        let run = cli(&fake, &args);
+        run.code(2).one_error_line();
+        assert!(!run.stderr.contains("did you mean"), "{run:?}");
+    }
+    assert!(fake.api_requests().is_empty(), "nothing is sent");
+}

@@ -430,3 +430,22 @@ fn all_from_a_cursor_the_server_repeats_prints_that_page_once() {
     assert_eq!(run.jsonl_ids(), ["only"], "{run:?}");
     assert_eq!(fake.api_requests().len(), 1, "{run:?}");
 }
+
+#[test]
+fn take_out_of_range_is_refused_before_anything_is_sent() {
+    let fake = Fake::start();
+    for take in ["0", "101", "500"] {
+        cli(&fake, &["workflows", &format!("--take={take}")])
+            .code(2)
+            .one_error_line()
+            .stderr_has(&format!(
+                "error: --take must be between 1 and 100 for 'workflows' (got {take})\n"
+            ))
+            .stderr_has("usage: civitai-orch workflows");
+    }
+    assert!(fake.api_requests().is_empty(), "nothing is sent");
+    for take in ["1", "100"] {
+        cli(&fake, &["workflows", &format!("--take={take}")]).ok();
+    }
+    assert_eq!(fake.api_requests()[1].param("take"), Some("100"));
+}

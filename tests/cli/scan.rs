@@ -1,0 +1,207 @@
+//! `civitai-orch scan`: every job of a workflow (or jobs by id) with its
+//! files, prompt classification and scan context; scores as numbers;
+//! `--flagged` and `--threshold`; `-j` requests at a time, input order.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{cli, Cli, Fake};
+use crate::{workflow_path, JOB, W1, W_FIVE, W_IMG};
+
+const BLOCKED_JOB: &str = "6e214253-af7d-4041-ad5e-8f901a2b3c45";
+
+fn entries(run: &crate::support::Run) -> Vec<Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_workflow_with_five_jobs_makes_five_job_requests_at_most_j_at_a_time() {
+    let fake = Fake::start();
+    fake.set_api_delay(Duration::from_millis(60));
+    let run = cli(&fake, &["--jsonl", "scan", W_FIVE, "-j", "2"]);
+    run.ok()
+        .stderr_has("5 job(s) scanned, 2 flagged (threshold 0.5)");
+    let jobs: Vec<String> = fake
+        .api_requests()
+        .iter()
+        .filter(|r| r.raw_path.starts_with("/v1/consumer/jobs/"))
+        .map(|r| {
+            assert_eq!(r.param("detailed"), Some("true"));
+            r.raw_path.rsplit('/').next().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(jobs.len(), 5, "{jobs:?}");
+    assert!(fake.api_max_inflight() <= 2, "{}", fake.api_max_inflight());
+    assert!(fake.api_max_inflight() == 2, "never two at once");
+    // In the workflow's order, whatever answered first.
+    let e = entries(&run);
+    let ids: Vec<&str> = e.iter().map(|e| e["jobId"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "3b9e1f20-7c4a-4d1e-9a2b-5c6d7e8f9012",
+            "4c0f2031-8d5b-4e2f-8b3c-6d7e8f901a23",
+            "5d103142-9e6c-4f30-9c4d-7e8f901a2b34",
+            BLOCKED_JOB,
+            "7f325364-b08e-4152-be6f-901a2b3c4d56",
+        ]
+    );
+    assert_eq!(e[0]["workflowId"], W_FIVE);
+    assert_eq!(e[0]["stepName"], "portrait");
+    assert_eq!(e[3]["stepName"], "variants");
+    // Scores in each form, beside their text.
+    assert_eq!(e[0]["context"]["hive_csam_score"], "0.40 %, 0.10 %");
+    assert_eq!(e[0]["scores"]["hive_csam_score"], json!([0.004, 0.001]));
+    assert_eq!(e[1]["scores"]["hive_csam_score"], json!([0.42]));
+    assert_eq!(e[2]["scores"]["hive.csam_score"], json!([0.7]));
+    assert_eq!(e[4]["scores"], json!({}));
+    // The blocked file, its reason and level, from the workflow.
+    assert_eq!(e[3]["files"][0]["available"], false);
+    assert_eq!(
+        e[3]["files"][0]["blockedReason"],
+        "Blocked by content moderation"
+    );
+    assert_eq!(e[3]["files"][0]["nsfwLevel"], "xxx");
+    assert_eq!(e[3]["flagged"], true);
+    assert_eq!(e[2]["flagged"], true);
+    assert_eq!(e[0]["flagged"], false);
+}
+
+#[test]
+fn flagged_and_threshold_choose_the_jobs() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["--jsonl", "scan", W_FIVE, "--flagged"]);
+    let ids: Vec<String> = entries(run.ok())
+        .iter()
+        .map(|e| e["jobId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["5d103142-9e6c-4f30-9c4d-7e8f901a2b34", BLOCKED_JOB]);
+    // At 0.4, the string "0.42" flags its job too; at 95 % only the
+    // blocked file and blocked_reason remain.
+    let run = cli(
+        &fake,
+        &["--jsonl", "scan", W_FIVE, "--flagged", "--threshold=0.4"],
+    );
+    assert_eq!(entries(run.ok()).len(), 3);
+    let run = cli(
+        &fake,
+        &["--jsonl", "scan", W_FIVE, "--flagged", "--threshold=95%"],
+    );
+    let e = entries(run.ok());
+    assert_eq!(e.len(), 1);
+    let why: Vec<&str> = e[0]["flaggedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("file 5JB0D4SVX5FT1A07Q0R2P6G9JK.jpeg blocked")),
+        "{why:?}"
+    );
+    assert!(
+        why.iter().any(|w| w.starts_with("blocked_reason: ")),
+        "{why:?}"
+    );
+    for bad in [
+        "--threshold=1.5",
+        "--threshold=-1",
+        "--threshold=abc",
+        "--threshold=101%",
+    ] {
+        cli(&fake, &["scan", W_FIVE, bad]).code(2);
+    }
+}
+
+#[test]
+fn workflow_and_job_ids_mix_and_the_text_view_is_compact() {
+    let fake = Fake::start();
+    let run = cli(&fake, &["scan", &format!("job:{JOB}"), W_IMG]);
+    run.ok();
+    let text = &run.stdout;
+    assert!(
+        text.starts_with(&format!(
+            "Job {JOB} succeeded\n  workflow 8484131-20260121222126332, step 0\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("  hive_csam_score: 0.00 %, 0.00 %\n  hive_vlm_summary: PG13, No_Child\n  nsfwLevel: pg13\n  other: "), "{text}");
+    assert!(text.contains(" FLAGGED\n"), "{text}");
+    assert!(
+        text.contains(
+            "  file 9PZQ1RSTV2WXY3ABC4DEF5GHJK.jpeg [x] BLOCKED: NSFW content not allowed\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  flagged: hive_csam_score 0.875 >= 0.5\n"),
+        "{text}"
+    );
+    // A bare UUID is a job: one job request, no workflow request.
+    let fake = Fake::start();
+    cli(&fake, &["scan", JOB]).ok();
+    let paths: Vec<String> = fake
+        .api_requests()
+        .iter()
+        .map(|r| r.raw_path.clone())
+        .collect();
+    assert_eq!(paths, [format!("/v1/consumer/jobs/{JOB}")]);
+}
+
+#[test]
+fn stdin_lines_failures_and_fields() {
+    let fake = Fake::start();
+    // `workflows --jsonl` lines are workflows; `scan --jsonl` lines are jobs.
+    let stdin = format!("{{\"id\":\"{W1}\",\"status\":\"succeeded\"}}\n{{\"jobId\":\"{BLOCKED_JOB}\",\"workflowId\":\"x\"}}\nnope\n");
+    let run = Cli::new(
+        Some(&fake),
+        &[
+            "--json",
+            "scan",
+            "-",
+            "--fields=jobId,flagged,scores.hive_csam_score",
+        ],
+    )
+    .stdin(&stdin)
+    .run();
+    run.code(4)
+        .stderr_has("no workflow 'nope'")
+        .stderr_has("1 of 3 job(s) or workflow(s) failed");
+    let doc = run.json();
+    assert_eq!(
+        doc,
+        json!([
+            {"jobId": JOB, "flagged": false, "scores": {"hive_csam_score": [0.0, 0.0]}},
+            {"jobId": BLOCKED_JOB, "flagged": true, "scores": {"hive_csam_score": [0.91]}},
+            {"id": "nope", "error": doc[2]["error"].clone()},
+        ])
+    );
+    assert_eq!(doc[2]["error"]["kind"], "not_found");
+    // A job that cannot be read is one failure among the others.
+    fake.script(
+        &format!("/v1/consumer/jobs/{BLOCKED_JOB}"),
+        vec![crate::support::Reply::problem(404, "Not Found", "gone")],
+    );
+    let run = cli(&fake, &["--jsonl", "scan", W_FIVE]);
+    run.code(4)
+        .stderr_has("1 of 5 job(s) or workflow(s) failed");
+    assert_eq!(run.stdout.lines().count(), 5);
+    assert!(run.stdout.contains("\"error\":"), "{run:?}");
+    // A workflow without jobs scans nothing, and says so.
+    let mut wf = fake.workflow(W1);
+    wf["steps"][0]["jobs"] = json!([]);
+    wf["id"] = json!("empty");
+    fake.put_workflow(wf);
+    cli(&fake, &["scan", "empty"])
+        .ok()
+        .stderr_has("0 job(s) scanned, 0 flagged");
+    assert!(fake
+        .api_requests()
+        .iter()
+        .any(|r| r.raw_path == workflow_path("empty")));
+}
