@@ -50,7 +50,7 @@ impl Resume {
 
 /// Walks the listing from `--cursor` (or the start): one page, then the
 /// next while `all` holds and `--limit` is not reached. Each page is handed
-/// to `take` as its body and raw items. The walk also ends on an empty
+/// to `on_page` as its body and raw items. The walk also ends on an empty
 /// page and on a `next` cursor already asked for (a server that repeats
 /// itself must not make the walk go round for ever).
 pub fn walk(
@@ -59,7 +59,8 @@ pub fn walk(
     query: &Query,
     take: u32,
     all: bool,
-    mut on_page: impl FnMut(&str, &[&RawValue]) -> Result<Taken>,
+    // `dyn`: one copy of the loop serves both commands.
+    on_page: &mut dyn FnMut(&str, &[&RawValue]) -> Result<Taken>,
 ) -> Result<Walked> {
     let mut cursor = o.filters.cursor.clone();
     // The cursors already asked for, the first one included: a server whose

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
     }
     printer.start(out)?;
-    let walked = walk::walk(ctx, o, &query, take, o.all, |body, items| {
+    let walked = walk::walk(ctx, o, &query, take, o.all, &mut |body, items| {
         let used = printer.page(out, body, items)?;
         out.flush().out()?;
         Ok(Taken {

@@ -39,7 +39,7 @@ pub struct Report {
     pub by_step_type: Vec<(String, u64)>,
     pub files: Files,
     pub cost_total: f64,
-    /// Debits less credits per currency; largest first.
+    /// Debits less credits per currency, in the order first seen.
     pub by_currency: Vec<(String, f64)>,
     pub durations: Durations,
     /// Failed steps of workflows that did not succeed.
