@@ -145,12 +145,20 @@ impl<'o> Printer<'o> {
                 break;
             }
             used += 1;
-            let v: Value = parse_json(item.get(), "a workflow")?;
-            if !v.is_object() {
+            if !item.get().starts_with('{') {
                 return Err(Error::other(
                     "the API sent something that is not a workflow in a page of workflows",
                 ));
             }
+            // JSON out with nothing to filter or pick needs no parse: the
+            // item is printed as the API sent it.
+            let needs_value =
+                self.mode == Mode::Text || self.fields.is_some() || !self.statuses.is_empty();
+            let v: Value = if needs_value {
+                parse_json(item.get(), "a workflow")?
+            } else {
+                Value::Null
+            };
             if self.keep(v.get("status").and_then(Value::as_str)) {
                 kept.push((item, v));
                 self.printed += 1;

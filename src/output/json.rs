@@ -31,24 +31,56 @@ impl Strings {
 }
 
 /// The same document with all insignificant white space removed.
+///
+/// It runs over every byte of a long walk, so it works on bytes and copies
+/// runs: only white space outside strings is dropped, and only characters a
+/// terminal would act on are rewritten (their UTF-8 lead bytes are the only
+/// non-ASCII bytes looked at more closely).
 pub fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut strings = Strings::default();
-    for c in json.chars() {
-        if strings.feed(c) {
-            // Control characters cannot stand raw in valid JSON strings, but
-            // C1 controls and bidi overrides can.
-            if crate::text::needs_escape(c) {
-                // Legal raw in JSON, but a terminal would act on them.
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            } else {
-                out.push(c);
+    let b = json.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let (mut i, mut start, mut inside) = (0, 0, false);
+    while i < b.len() {
+        let c = b[i];
+        if !inside {
+            match c {
+                b'"' => inside = true,
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    out.extend_from_slice(&b[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
             }
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
+            i += 1;
+            continue;
         }
+        match c {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'"' => inside = false,
+            // Lead bytes of C0/C1 controls, U+061C, and the U+2000 block.
+            0x00..=0x1f | 0x7f | 0xc2 | 0xd8 | 0xe2 => {
+                if let Some(ch) = json.get(i..).and_then(|s| s.chars().next()) {
+                    if crate::text::needs_escape(ch) {
+                        // Legal raw in JSON, but a terminal would act on them.
+                        out.extend_from_slice(&b[start..i]);
+                        out.extend_from_slice(format!("\\u{:04x}", ch as u32).as_bytes());
+                        i += ch.len_utf8();
+                        start = i;
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    out
+    out.extend_from_slice(&b[start.min(b.len())..]);
+    // Only ASCII white space was dropped and whole characters replaced, so
+    // the bytes are still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The same document indented by two spaces, as `JSON.stringify(v, null, 2)` does.
@@ -118,6 +150,16 @@ mod tests {
             minify("{\"a\": \"x\u{9b}2J\u{202e}\"}"),
             "{\"a\":\"x\\u009b2J\\u202e\"}"
         );
+        // Other characters of the same lead bytes stay as they are, and
+        // an escaped backslash before a quote ends nothing early.
+        assert_eq!(
+            minify("[\"\u{a9}\u{2014}\u{62f}\u{2028}\\\\\", \"\u{1F600}\u{200f}\"]"),
+            "[\"\u{a9}\u{2014}\u{62f}\\u2028\\\\\",\"\u{1F600}\\u200f\"]"
+        );
+        // Cut or odd input never panics.
+        for cut in ["\"\\", "\"\\\u{e9}\"", "{\"a\" :\u{2028}"] {
+            let _ = minify(cut);
+        }
     }
 
     #[test]
