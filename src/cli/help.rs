@@ -142,7 +142,8 @@ Examples:
         name: "stats",
         aliases: &[],
         usage: "civitai-orch stats [--tag=T]... [--query=Q] [--from=D] [--to=D] \
-[--status=S[,S]] [--excludeFailed] [--oldest] [--limit=N] [--by=KEY]",
+[--status=S[,S]] [--excludeFailed] [--oldest] [--limit=N] [--take=N] [--cursor=C] \
+[--by=KEY]",
         summary: "count workflows, files, cost and durations over the listing",
         details: "\
 Walks every page of the listing (the filters of 'workflows') in constant
@@ -150,9 +151,11 @@ memory and prints: workflows by status and by step type; files by kind,
 blocked ones by reason; the total cost (cost.total), and by currency from
 the workflows' transactions (debits less credits); the durations of
 finished workflows (completedAt - createdAt: median, p90, max); the most
-common failure reasons (a failed step's metadata.failureReason). A
-workflow listed twice is counted once. --by adds a table by day or hour
-(of createdAt, UTC), tag, step type or status.
+common failure reasons (a failed step's metadata.failureReason, or its
+failureReason or error). A workflow listed twice is counted once. --by
+adds a table by day or hour (of createdAt, UTC), tag, step type or status.
+--json and --jsonl print the same one-line document. When --limit ends
+the walk early, a line on stderr gives the --cursor that goes on.
 
 Examples:
   civitai-orch stats --from=7d --tag=type:video

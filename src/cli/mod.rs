@@ -557,7 +557,7 @@ fn workflows(raw: Raw) -> Result<WorkflowsOpts> {
     if let Some(take) = raw.filters.take {
         if !(1..=100).contains(&take) {
             return Err(Error::usage(format!(
-                "--take must be between 1 and 100 for 'workflows' (got {take})"
+                "--take must be between 1 and 100 (got {take})"
             )));
         }
     }

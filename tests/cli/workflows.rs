@@ -439,7 +439,7 @@ fn take_out_of_range_is_refused_before_anything_is_sent() {
             .code(2)
             .one_error_line()
             .stderr_has(&format!(
-                "error: --take must be between 1 and 100 for 'workflows' (got {take})\n"
+                "error: --take must be between 1 and 100 (got {take})\n"
             ))
             .stderr_has("usage: civitai-orch workflows");
     }
