@@ -17,7 +17,7 @@
 //! - `--fields`: one object per file (a `results` entry with its
 //!   `workflowId`), cut down; the counts line goes to stderr.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -125,8 +125,9 @@ struct Printer<'a> {
     several: bool,
     objects: Objects<'a>,
     tally: Tally,
-    /// File names taken so far (lower case), so that no two files share one.
-    stems: HashSet<String>,
+    /// File names taken so far (lower case), each with the file that took
+    /// it, so that no two files share one.
+    stems: HashMap<String, String>,
     counts: Counts,
 }
 
@@ -146,7 +147,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         several,
         objects,
         tally: Tally::new(ctx.mode()),
-        stems: HashSet::new(),
+        stems: HashMap::new(),
         counts: Counts::default(),
     };
     let work = |item: Input| {
@@ -182,8 +183,9 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             (Mode::Text, None) => writeln!(out, "{line}").out()?,
             // The --json document holds the counts of each workflow.
             (Mode::Json, None) => {}
-            // Stdout holds only JSON lines or the table.
-            _ => eprintln!("{line}"),
+            // Stdout holds only JSON lines or the table. (Not `eprintln!`:
+            // it panics when stderr is closed.)
+            _ => ctx.notes.always(&line),
         }
     }
     let failed = p.counts.failed;
@@ -412,8 +414,10 @@ fn task_for(o: &ResultsOpts, item: &Item) -> Task {
 /// The files of a workflow, each with a file name of its own: ids and step
 /// names changed by making them safe carry a hash of the original (so the
 /// name does not depend on what else a run was asked for), and names that
-/// differ only in case get `-2`, `-3` (one file on a case-blind disk).
-fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Vec<Item> {
+/// differ only in case, or steps of the same name, get `-2`, `-3` (one
+/// file on a case-blind disk). A workflow that comes again in the run gets
+/// the names it had: they are the same files.
+fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashMap<String, String>) -> Vec<Item> {
     let mut items = Vec::new();
     for (step_index, step) in wf.steps().iter().enumerate() {
         let name = step.name.clone().unwrap_or_else(|| "step".into());
@@ -425,11 +429,22 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Ve
                 naming::stable_part(workflow_id, 90),
                 naming::stable_part(&name, 90)
             );
+            // What the file is: the same workflow, step and index.
+            let owner = format!("{workflow_id}\0{step_index}\0{index}");
             let mut stem = base.clone();
             let mut n = 2;
-            while !taken.insert(stem.to_lowercase()) {
-                stem = format!("{base}-{n}");
-                n += 1;
+            loop {
+                match taken.get(&stem.to_lowercase()) {
+                    None => {
+                        taken.insert(stem.to_lowercase(), owner);
+                        break;
+                    }
+                    Some(o) if *o == owner => break,
+                    Some(_) => {
+                        stem = format!("{base}-{n}");
+                        n += 1;
+                    }
+                }
             }
             items.push(Item {
                 stem,

@@ -18,6 +18,7 @@ mod trace;
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{self as h, Response};
@@ -46,6 +47,8 @@ pub struct Client {
     retries: u32,
     proxies: proxy::ProxyChoice,
     notes: Notes,
+    /// API requests in flight at most (`-j`), whatever thread sends them.
+    api_slots: Gate,
 }
 
 /// Whether a request carries the bearer token: only requests to the API do.
@@ -113,7 +116,15 @@ impl Client {
             retries: cfg.retries,
             proxies: proxy::ProxyChoice::new(&cfg.proxies)?,
             notes,
+            api_slots: Gate::new(usize::MAX),
         })
+    }
+
+    /// At most `n` API requests in flight at once, across every thread of
+    /// the run (each try holds a slot, not the waits between tries).
+    pub fn with_api_limit(mut self, n: usize) -> Client {
+        self.api_slots = Gate::new(n);
+        self
     }
 
     pub fn api_url(&self) -> &str {
@@ -280,7 +291,7 @@ impl Client {
             // setting already: a bad one is the server's fault, not usage.
             Sent::Local(Error::other(format!(
                 "cannot request '{}': {e}",
-                escape(url)
+                crate::text::cut(&escape(url), 200)
             )))
         })?;
         let req = self
@@ -327,7 +338,10 @@ impl Client {
         loop {
             let mut seen = Seen::default();
             let start = Instant::now();
-            let result = attempt(&mut seen);
+            let result = match ex.auth {
+                Auth::Api => self.api_slots.pass(|| attempt(&mut seen)),
+                Auth::None => attempt(&mut seen),
+            };
             let trace = |after: &str| {
                 if self.notes.is_verbose() {
                     let took = start.elapsed();
@@ -521,4 +535,37 @@ fn jitter_seed() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() as u64)
+}
+
+/// A limit on work in flight, shared by every thread of a run: the
+/// client's API requests (`-j`), and work that itself fans out (a
+/// workflow's jobs).
+pub struct Gate {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Gate {
+    pub fn new(max: usize) -> Gate {
+        Gate {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Runs `f` once fewer than `max` others are running.
+    pub fn pass<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        drop(busy);
+        let r = f();
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.freed.notify_one();
+        r
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{cli, Cli, Fake};
+use crate::support::{cli, Cli, Fake, Reply, TOKEN};
 use crate::{workflow_path, JOB, W1, W_FIVE, W_IMG};
 
 const BLOCKED_JOB: &str = "6e214253-af7d-4041-ad5e-8f901a2b3c45";
@@ -185,7 +185,7 @@ fn stdin_lines_failures_and_fields() {
     // A job that cannot be read is one failure among the others.
     fake.script(
         &format!("/v1/consumer/jobs/{BLOCKED_JOB}"),
-        vec![crate::support::Reply::problem(404, "Not Found", "gone")],
+        vec![Reply::problem(404, "Not Found", "gone")],
     );
     let run = cli(&fake, &["--jsonl", "scan", W_FIVE]);
     run.code(4)
@@ -204,4 +204,127 @@ fn stdin_lines_failures_and_fields() {
         .api_requests()
         .iter()
         .any(|r| r.raw_path == workflow_path("empty")));
+}
+
+/// `workflows --all --jsonl | scan - | head -1` with a slow server: once
+/// the reader is gone, the run ends, with exit code 0, however far the
+/// reading of stdin had got (it used to wait forever for a worker that had
+/// already stopped).
+#[test]
+fn a_reader_that_goes_away_ends_the_run_even_with_work_queued() {
+    let fake = Fake::start();
+    fake.set_api_delay(Duration::from_millis(100));
+    let stdin: String = (0..60).map(|_| format!("{W_FIVE}\n")).collect();
+    let closed = crate::first_line_then_close(
+        Cli::new(Some(&fake), &["--jsonl", "scan", "-", "-j", "2"]),
+        stdin,
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(closed.first.starts_with("{\"workflowId\""), "{}", closed.first);
+    assert_eq!(closed.code, Some(0), "stderr: {}", closed.stderr);
+    assert!(
+        closed.took < Duration::from_secs(5),
+        "took {:?} after stdout closed",
+        closed.took
+    );
+}
+
+/// `job:` and `wf:` with nothing after them name nothing: they are refused
+/// without a request (an empty path segment asks for another path, the
+/// listing), from arguments and from stdin alike, and the others go on.
+#[test]
+fn a_prefix_with_no_id_after_it_is_refused_without_a_request() {
+    let fake = Fake::start();
+    for prefix in ["job:", "wf:", "job: "] {
+        cli(&fake, &["scan", prefix])
+            .code(2)
+            .one_error_line()
+            .stderr_has("holds no id after");
+    }
+    let run = Cli::new(Some(&fake), &["--jsonl", "scan", "-"])
+        .stdin(&format!("wf:\njob:{JOB}\n\"job:\"\n"))
+        .run();
+    run.code(2)
+        .stderr_has("2 of 3 job(s) or workflow(s) failed");
+    assert_eq!(entries(&run).len(), 3, "{run:?}");
+    let paths: Vec<String> = fake
+        .api_requests()
+        .iter()
+        .map(|r| r.raw_path.clone())
+        .collect();
+    assert_eq!(paths, [format!("/v1/consumer/jobs/{JOB}")]);
+}
+
+/// A hostile workflow: steps or jobs of the wrong type, jobs without an
+/// id (or with an empty one). None of it is skipped in silence: each is a
+/// failure, no request goes to an empty path, and the readable jobs are
+/// still scanned.
+#[test]
+fn jobs_that_cannot_be_told_are_failures_not_skipped() {
+    let fake = Fake::start();
+    fake.put_workflow(json!({"id": "steps-obj", "status": "succeeded", "steps": {"a": 1}}));
+    let run = cli(&fake, &["scan", "steps-obj"]);
+    run.code(1)
+        .one_error_line()
+        .stderr_has("steps are not a list");
+    fake.put_workflow(json!({
+        "id": "odd-jobs", "status": "succeeded",
+        "steps": [
+            {"name": "a", "jobs": {"id": JOB}},
+            {"name": "b", "jobs": [{"id": 5}, {"id": JOB}, {"nope": 1}, "str", {"id": ""}]},
+            {"name": "c", "jobs": null},
+            {"name": "d"}
+        ]
+    }));
+    let run = cli(&fake, &["--jsonl", "scan", "odd-jobs"]);
+    run.code(1)
+        .stderr_has("1 job(s) scanned")
+        .stderr_has("5 of 6 job(s) or workflow(s) failed")
+        .stderr_has("workflow 'odd-jobs' step 'b' lists a job without an id");
+    let e = entries(&run);
+    assert_eq!(e.len(), 6, "{run:?}");
+    assert_eq!(e[2]["jobId"], JOB);
+    assert!(
+        fake.api_requests()
+            .iter()
+            .all(|r| !r.raw_path.starts_with("/v1/consumer/jobs/?")),
+        "a request went to an empty job id"
+    );
+}
+
+/// A server that puts the token in what `scan` prints (a file id, the
+/// context, a blocked reason): text, `--fields` rows and JSON show
+/// `[hidden]` instead, and the JSON stays valid.
+#[test]
+fn a_token_in_the_scan_context_is_never_printed() {
+    let fake = Fake::start();
+    let job = json!({
+        "jobId": "j1",
+        "job": {"properties": {"workflowId": format!("w-{TOKEN}")}},
+        "result": [{"blobKey": format!("{TOKEN}.jpeg"), "available": true}],
+        "lastEvent": {"type": "Succeeded", "context": {
+            "blocked_reason": format!("echo {TOKEN}"), "tok_score": TOKEN,
+            "note": format!("Authorization: Bearer {TOKEN}")}}
+    });
+    for args in [
+        vec!["scan", "job:j1"],
+        vec!["--jsonl", "scan", "job:j1"],
+        vec!["--json", "scan", "job:j1"],
+        vec!["scan", "job:j1", "--fields=jobId,workflowId,files.id,context"],
+    ] {
+        fake.script(
+            "/v1/consumer/jobs/j1",
+            vec![Reply::json(200, &job.to_string())],
+        );
+        let run = cli(&fake, &args);
+        run.ok().stdout_has("[hidden]");
+        crate::no_token_in(&run, 12);
+        if args[0].starts_with("--json") {
+            for line in run.stdout.lines() {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            }
+        }
+    }
 }
