@@ -53,10 +53,7 @@ impl Fields {
                 ));
             }
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "'{}' is not a path: it holds a space",
-                    shown(name)
-                ));
+                return Err(format!("'{}' is not a path: it holds a space", shown(name)));
             }
             if name.split('.').count() > MAX_SEGMENTS {
                 return Err(format!(

@@ -109,41 +109,41 @@ pub fn run(ctx: &Ctx, o: &ScanOpts, out: &mut Out) -> Result<()> {
     let mut tally = Tally::new(ctx.mode());
     let (mut scanned, mut flagged) = (0usize, 0usize);
     let mut emit = |done: Result<(String, Result<Vec<Scanned>>)>| -> Result<()> {
-            let (shown, jobs) = match done {
-                Ok(d) => d,
-                Err(e) => {
-                    tally.fail(e);
-                    return Ok(());
-                }
-            };
-            let jobs = match jobs {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    objects.failure(out, "id", &shown, &e)?;
-                    tally.fail(e);
-                    return Ok(());
-                }
-            };
-            for job in jobs {
-                match job {
-                    Ok(entry) => {
-                        tally.ok();
-                        scanned += 1;
-                        let hit = entry.is_flagged(o.threshold);
-                        flagged += usize::from(hit);
-                        if o.flagged && !hit {
-                            continue;
-                        }
-                        let doc = entry.to_json(o.threshold);
-                        objects.body(out, &doc, &|w| entry.text(w, o.threshold))?;
+        let (shown, jobs) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                tally.fail(e);
+                return Ok(());
+            }
+        };
+        let jobs = match jobs {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                objects.failure(out, "id", &shown, &e)?;
+                tally.fail(e);
+                return Ok(());
+            }
+        };
+        for job in jobs {
+            match job {
+                Ok(entry) => {
+                    tally.ok();
+                    scanned += 1;
+                    let hit = entry.is_flagged(o.threshold);
+                    flagged += usize::from(hit);
+                    if o.flagged && !hit {
+                        continue;
                     }
-                    Err((job, e)) => {
-                        objects.failure(out, "jobId", &job.id, &e)?;
-                        tally.fail(e);
-                    }
+                    let doc = entry.to_json(o.threshold);
+                    objects.body(out, &doc, &|w| entry.text(w, o.threshold))?;
+                }
+                Err((job, e)) => {
+                    objects.failure(out, "jobId", &job.id, &e)?;
+                    tally.fail(e);
                 }
             }
-            out.flush().out()
+        }
+        out.flush().out()
     };
     many::run(
         o.jobs,
@@ -361,7 +361,10 @@ mod tests {
         let line = serde_json::json!({"jobId": "j", "workflowId": "w"});
         assert_eq!(target(&item("j", Some(line))), Target::Job("j".into()));
         for empty in ["job:", "wf:", "job: ", "wf:\t"] {
-            assert_eq!(super::target(&item(empty, None)).unwrap_err().exit_code(), 2);
+            assert_eq!(
+                super::target(&item(empty, None)).unwrap_err().exit_code(),
+                2
+            );
         }
         assert!(!is_uuid("58de87d7-d594-4d71-ae43-dd8fc1bcbd2z"));
         assert!(!is_uuid("58de87d7d5944d71ae43dd8fc1bcbd23"));

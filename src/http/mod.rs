@@ -31,6 +31,7 @@ use crate::notes::Notes;
 use crate::text::escape;
 pub use messages::{reason, status_error, transport_error};
 use retry::{Failure, Method};
+pub use trace::shown_url;
 use trace::{Exchange, Seen};
 
 /// Error bodies are read up to this size for their message.
@@ -291,7 +292,7 @@ impl Client {
             // setting already: a bad one is the server's fault, not usage.
             Sent::Local(Error::other(format!(
                 "cannot request '{}': {e}",
-                crate::text::cut(&escape(url), 200)
+                crate::text::cut(&shown_url(url, Auth::None), 200)
             )))
         })?;
         let req = self
@@ -318,7 +319,8 @@ impl Client {
             Sent::Transport(err) => {
                 seen.failure = Some(messages::short_transport(&err));
                 let proxied = self.proxies.for_url(url).is_some();
-                Attempt::from_transport(err, url, timeout, proxied)
+                let api = url.starts_with(&self.api_url);
+                Attempt::from_transport(err, url, timeout, proxied, api)
             }
         }
     }
@@ -436,8 +438,14 @@ impl RetryCause {
 impl<T> Attempt<T> {
     /// A failed exchange: one that never reached the server, or a dropped
     /// connection, may be worth another try; anything else is final.
-    fn from_transport(err: ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Attempt<T> {
-        let error = transport_error(&err, url, timeout, proxied);
+    fn from_transport(
+        err: ureq::Error,
+        url: &str,
+        timeout: Duration,
+        proxied: bool,
+        api: bool,
+    ) -> Attempt<T> {
+        let error = transport_error(&err, url, timeout, proxied, api);
         let failure = if retry::never_sent(&err) {
             Failure::NotSent
         } else if messages::is_dropped(&err) {

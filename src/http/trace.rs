@@ -89,7 +89,9 @@ pub fn line(
 pub fn shown_url(url: &str, auth: Auth) -> String {
     let mut url = escape(url);
     let host_at = url.find("://").map_or(0, |i| i + 3);
-    let authority = url[host_at..].find(['/', '?', '#']).map_or(url.len(), |i| host_at + i);
+    let authority = url[host_at..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| host_at + i);
     if let Some(at) = url[host_at..authority].rfind('@') {
         url.replace_range(host_at..host_at + at, HIDDEN);
     }

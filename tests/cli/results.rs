@@ -723,3 +723,54 @@ fn results_download_keeps_at_most_j_api_requests_in_flight() {
         .stdout_has("downloaded 24, skipped 0, unavailable 0, failed 0");
     assert_eq!(fake.api_max_inflight(), 2);
 }
+
+/// Two cron lines at once: `workflows --all --jsonl | results - --download`
+/// twice into one folder, each listing holding every workflow twice (a
+/// page the server repeated). Every file ends whole under its one name,
+/// each downloaded by one run only, nothing left as `.part`.
+#[test]
+fn two_piped_runs_into_one_folder_share_the_work() {
+    let fake = Fake::start();
+    fake.set_chunk_delay(std::time::Duration::from_millis(2));
+    let listing = cli(&fake, &["--jsonl", "workflows", "--all"])
+        .ok()
+        .stdout
+        .clone();
+    let stdin = format!("{listing}{listing}");
+    let dir = temp_dir("two-pipes");
+    let d = format!("--dir={}", dir.display());
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let cmd =
+                Cli::new(Some(&fake), &["results", "-", "--download", &d, "-j", "3"]).stdin(&stdin);
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    let mut downloaded = 0;
+    for run in runs {
+        let run = run.join().unwrap();
+        run.ok();
+        let counts = run.stdout.lines().last().unwrap().to_string();
+        let n: usize = counts
+            .strip_prefix("downloaded ")
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counts line:{run:?}"));
+        downloaded += n;
+    }
+    let names = files(&dir);
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("_0-2.") || n.contains("-2.")),
+        "{names:?}"
+    );
+    assert_eq!(downloaded, names.len(), "{names:?}");
+    for n in &names {
+        assert!(
+            std::fs::metadata(dir.join(n)).unwrap().len() > 0,
+            "{n} is empty"
+        );
+    }
+}

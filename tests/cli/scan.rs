@@ -221,7 +221,11 @@ fn a_reader_that_goes_away_ends_the_run_even_with_work_queued() {
         None,
         Duration::from_secs(20),
     );
-    assert!(closed.first.starts_with("{\"workflowId\""), "{}", closed.first);
+    assert!(
+        closed.first.starts_with("{\"workflowId\""),
+        "{}",
+        closed.first
+    );
     assert_eq!(closed.code, Some(0), "stderr: {}", closed.stderr);
     assert!(
         closed.took < Duration::from_secs(5),
@@ -311,7 +315,11 @@ fn a_token_in_the_scan_context_is_never_printed() {
         vec!["scan", "job:j1"],
         vec!["--jsonl", "scan", "job:j1"],
         vec!["--json", "scan", "job:j1"],
-        vec!["scan", "job:j1", "--fields=jobId,workflowId,files.id,context"],
+        vec![
+            "scan",
+            "job:j1",
+            "--fields=jobId,workflowId,files.id,context",
+        ],
     ] {
         fake.script(
             "/v1/consumer/jobs/j1",

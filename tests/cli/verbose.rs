@@ -222,7 +222,10 @@ fn a_percent_encoded_token_in_a_url_is_hidden() {
         run.code(3).stderr_has("[hidden]");
         for text in [&run.stdout, &run.stderr] {
             assert!(!text.contains(token), "token shown:{run:?}");
-            assert!(!text.contains("Tok%2Fen%2Bwith"), "encoded token shown:{run:?}");
+            assert!(
+                !text.contains("Tok%2Fen%2Bwith"),
+                "encoded token shown:{run:?}"
+            );
         }
     }
 }

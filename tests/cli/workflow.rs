@@ -204,15 +204,30 @@ fn a_path_inside_a_listed_whole_does_not_replace_it() {
 fn a_path_deeper_than_any_json_is_refused_not_a_crash() {
     let fake = Fake::start();
     let deep = vec!["a"; 60_000].join(".");
-    let run = cli(&fake, &["--json", "workflow", W1, &format!("--fields={deep}")]);
+    let run = cli(
+        &fake,
+        &["--json", "workflow", W1, &format!("--fields={deep}")],
+    );
     // (The run's own Debug would print the 120 KB argument.)
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("more than 128 segments"), "{}", run.stderr);
-    assert!(run.stderr.len() < 2_000, "{} bytes of stderr", run.stderr.len());
+    assert!(
+        run.stderr.contains("more than 128 segments"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.len() < 2_000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
     assert!(fake.api_requests().is_empty());
     // A deep path that a document could hold still works.
     let path = vec!["a"; 100].join(".");
-    cli(&fake, &["--jsonl", "workflow", W1, &format!("--fields=id,{path}")]).ok();
+    cli(
+        &fake,
+        &["--jsonl", "workflow", W1, &format!("--fields=id,{path}")],
+    )
+    .ok();
 }
 
 /// A stdin line of 17 MiB (`cat` of a binary, a runaway producer) is not
@@ -232,14 +247,22 @@ fn a_huge_stdin_line_is_refused_by_number_and_the_rest_read() {
         .stderr_has("stdin line 1: longer than")
         .stderr_has("1 of 2 workflow id(s) failed");
     assert_eq!(run.jsonl_ids(), [W1]);
-    assert!(run.stderr.len() < 2_000, "{} bytes of stderr", run.stderr.len());
+    assert!(
+        run.stderr.len() < 2_000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
     // Under the limit, a long id is asked for, and what is said of it is
     // short (the URL is not echoed whole).
     let long = "x".repeat(100_000);
     let run = cli(&fake, &["workflow", &long]);
     assert_ne!(run.code, 0);
     run.one_error_line();
-    assert!(run.stderr.len() < 2_000, "{} bytes of stderr", run.stderr.len());
+    assert!(
+        run.stderr.len() < 2_000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
 }
 
 /// Careless stdin: ids with `/`, `?`, `%` and spaces, blank lines, CRLF,
@@ -298,7 +321,12 @@ fn a_token_the_server_puts_in_a_workflow_is_never_printed() {
         vec!["--jsonl", "workflow", W_IMG, W1],
         vec!["workflow", W_IMG, "--summary"],
         vec!["workflow", W_IMG, "--fields=id,tags,steps.jobs.id"],
-        vec!["--jsonl", "workflow", W_IMG, "--fields=tags,steps.input.prompt"],
+        vec![
+            "--jsonl",
+            "workflow",
+            W_IMG,
+            "--fields=tags,steps.input.prompt",
+        ],
         vec!["workflows", "--query", TOKEN],
         vec!["--jsonl", "workflows"],
         vec!["workflows", "--fields=id,tags"],
@@ -364,7 +392,11 @@ fn a_reader_that_goes_away_ends_the_run_while_stdin_stays_open() {
     );
     assert_eq!(closed.first, "{\n");
     assert_eq!(closed.code, Some(0), "stderr: {}", closed.stderr);
-    assert!(closed.took < Duration::from_secs(2), "took {:?}", closed.took);
+    assert!(
+        closed.took < Duration::from_secs(2),
+        "took {:?}",
+        closed.took
+    );
 }
 
 /// With stdin closed, `workflow - | head -1` over many ids and a slow
@@ -373,7 +405,9 @@ fn a_reader_that_goes_away_ends_the_run_while_stdin_stays_open() {
 fn a_reader_that_goes_away_ends_a_many_id_run() {
     let fake = Fake::start();
     fake.set_api_delay(Duration::from_millis(100));
-    let stdin: String = (0..200).map(|i| format!("{}\n", [W1, W_IMG][i % 2])).collect();
+    let stdin: String = (0..200)
+        .map(|i| format!("{}\n", [W1, W_IMG][i % 2]))
+        .collect();
     let jobs: String = (0..200).map(|_| format!("{}\n", crate::JOB)).collect();
     for (args, stdin) in [
         (vec!["workflow", "-", "-j", "3"], &stdin),
@@ -388,6 +422,10 @@ fn a_reader_that_goes_away_ends_a_many_id_run() {
         );
         assert!(!closed.first.is_empty(), "{args:?}: {}", closed.stderr);
         assert_eq!(closed.code, Some(0), "{args:?}: {}", closed.stderr);
-        assert!(closed.took < Duration::from_secs(5), "{args:?}: took {:?}", closed.took);
+        assert!(
+            closed.took < Duration::from_secs(5),
+            "{args:?}: took {:?}",
+            closed.took
+        );
     }
 }
