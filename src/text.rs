@@ -110,21 +110,25 @@ fn forms(secret: Option<&str>) -> Vec<String> {
 /// the bytes that follow). For output that streams in pieces.
 pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) -> usize {
     let (mut i, mut start) = (0, 0);
-    while i < bytes.len() {
-        let rest = &bytes[i..];
+    // Only where a secret's first byte is can one begin (a quick scan).
+    let firsts: Vec<u8> = secrets.iter().filter_map(|s| s.bytes().next()).collect();
+    while let Some(p) = bytes[i..].iter().position(|b| firsts.contains(b)) {
+        let at = i + p;
+        let rest = &bytes[at..];
         if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_bytes())) {
-            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(&bytes[start..at]);
             out.extend_from_slice(HIDDEN.as_bytes());
-            i += s.len();
+            i = at + s.len();
             start = i;
         } else if !last && secrets.iter().any(|s| s.as_bytes().starts_with(rest)) {
-            break;
+            out.extend_from_slice(&bytes[start..at]);
+            return at;
         } else {
-            i += 1;
+            i = at + 1;
         }
     }
-    out.extend_from_slice(&bytes[start..i]);
-    i
+    out.extend_from_slice(&bytes[start..]);
+    bytes.len()
 }
 
 /// `text` with every occurrence of `secret` (when given and not empty, also

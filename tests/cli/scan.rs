@@ -336,3 +336,89 @@ fn a_token_in_the_scan_context_is_never_printed() {
         }
     }
 }
+
+/// `--threshold` at its edges: 0 flags any score (0 included), 1 and
+/// 100% only a full score, `50%` is 0.5, `1e-9` a tiny fraction; `nan`,
+/// `inf`, `-0.1`, `1.0000001`, `50%%` and an empty value are refused
+/// before anything is sent.
+#[test]
+fn threshold_edges_are_read_or_refused_up_front() {
+    let fake = Fake::start();
+    let flagged = |t: &str| {
+        let run = cli(&fake, &["--jsonl", "scan", W_FIVE, "--flagged", t]);
+        run.ok();
+        entries(&run).len()
+    };
+    // W_FIVE: scores 0.004, 0.42, 0.7, 0.91 (and a blocked file), none.
+    assert_eq!(flagged("--threshold=0"), 4);
+    assert_eq!(flagged("--threshold=1e-9"), 4);
+    assert_eq!(flagged("--threshold=50%"), 2);
+    assert_eq!(flagged("--threshold=0.5"), 2);
+    assert_eq!(flagged("--threshold=1"), 1);
+    assert_eq!(flagged("--threshold=100%"), 1);
+    let run = cli(&fake, &["scan", W_FIVE, "--threshold=1e-9"]);
+    run.ok().stderr_has("(threshold 1e-9)");
+    let before = fake.api_requests().len();
+    for bad in [
+        "--threshold=nan",
+        "--threshold=inf",
+        "--threshold=-0.1",
+        "--threshold=1.0000001",
+        "--threshold=50%%",
+        "--threshold=",
+        "--threshold=0x1",
+    ] {
+        cli(&fake, &["scan", W_FIVE, bad])
+            .code(2)
+            .stderr_has("invalid value for --threshold");
+    }
+    assert_eq!(fake.api_requests().len(), before);
+}
+
+/// Jobs that answer badly (a 500, a body cut short, an array, a string, a
+/// hang past `--timeout`): each is one failure among the others, which are
+/// still scanned, in order, and the run ends.
+#[test]
+fn jobs_that_answer_badly_fail_alone() {
+    let fake = Fake::start();
+    let ids = [
+        "3b9e1f20-7c4a-4d1e-9a2b-5c6d7e8f9012",
+        "4c0f2031-8d5b-4e2f-8b3c-6d7e8f901a23",
+        "5d103142-9e6c-4f30-9c4d-7e8f901a2b34",
+        BLOCKED_JOB,
+        "7f325364-b08e-4152-be6f-901a2b3c4d56",
+    ];
+    let path = |id: &str| format!("/v1/consumer/jobs/{id}");
+    fake.script(
+        &path(ids[0]),
+        vec![Reply::problem(500, "Internal", "boom"); 2],
+    );
+    fake.script(
+        &path(ids[1]),
+        vec![
+            Reply::Cut {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                declared: 500,
+                body: b"{\"jobId\":".to_vec(),
+            };
+            2
+        ],
+    );
+    fake.script(&path(ids[2]), vec![Reply::json(200, "[1,2]")]);
+    fake.script(&path(BLOCKED_JOB), vec![Reply::json(200, "\"job\"")]);
+    fake.script(&path(ids[4]), vec![Reply::Hang, Reply::Hang]);
+    let start = std::time::Instant::now();
+    let run = cli(
+        &fake,
+        &["--jsonl", "scan", W_FIVE, "--timeout=1", "--retries=1"],
+    );
+    assert!(start.elapsed() < Duration::from_secs(20), "{run:?}");
+    run.code(5)
+        .stderr_has("0 job(s) scanned")
+        .stderr_has("5 of 5 job(s) or workflow(s) failed");
+    let e = entries(&run);
+    let got: Vec<&str> = e.iter().map(|e| e["jobId"].as_str().unwrap()).collect();
+    assert_eq!(got, ids);
+    assert!(e.iter().all(|e| e["error"].is_object()), "{run:?}");
+}
