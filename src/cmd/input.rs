@@ -4,7 +4,7 @@
 //!
 //! A line is a bare id, a JSON string (`jq .id` without `-r`), or a JSON
 //! object (a line of `--jsonl`) whose id is taken from the first of the
-//! command's keys it holds. A byte order mark and CRLF endings are ignored,
+//! command's keys it holds. Byte order marks and CRLF endings are ignored,
 //! blank lines skipped; a line that holds no id is an error of its own,
 //! with its number, and the other lines still count.
 
@@ -54,7 +54,7 @@ pub fn items(args: &[String], keys: &'static [&'static str]) -> Receiver<Result<
                 buf.clear();
                 let line = match read_line(&mut stdin, &mut buf) {
                     Ok(None) => break,
-                    Ok(Some(true)) => item_of_line(&buf, n == 1, keys)
+                    Ok(Some(true)) => item_of_line(&buf, keys)
                         .map_err(|why| Error::usage(format!("stdin line {n}: {why}"))),
                     Ok(Some(false)) => Err(Error::usage(format!(
                         "stdin line {n}: longer than {} MiB; not an id",
@@ -108,17 +108,12 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<
     Ok(Some(false))
 }
 
-/// The item a line of stdin holds; `None` for a blank line.
-pub fn item_of_line(
-    raw: &[u8],
-    first: bool,
-    keys: &[&str],
-) -> std::result::Result<Option<Item>, String> {
-    let raw = if first {
-        raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
-    } else {
-        raw
-    };
+/// The item a line of stdin holds; `None` for a blank line. A byte order
+/// mark is dropped from any line, not only the first: files joined with
+/// `cat` bring theirs along, and an id behind an invisible mark would be
+/// reported missing under a name that reads right.
+pub fn item_of_line(raw: &[u8], keys: &[&str]) -> std::result::Result<Option<Item>, String> {
+    let raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
     let line = std::str::from_utf8(raw)
         .map_err(|_| "not valid UTF-8".to_string())?
         .trim();
@@ -161,7 +156,7 @@ mod tests {
     use super::*;
 
     fn id(line: &str, keys: &[&str]) -> std::result::Result<Option<String>, String> {
-        item_of_line(line.as_bytes(), true, keys).map(|i| i.map(|i| i.id))
+        item_of_line(line.as_bytes(), keys).map(|i| i.map(|i| i.id))
     }
 
     #[test]
@@ -174,7 +169,8 @@ mod tests {
         assert!(id("{\"x\":1}", k).is_err());
         assert!(id("\"\"", k).is_err());
         assert!(id("{broken", k).is_err());
-        assert!(item_of_line(b"\xff\n", false, k).is_err());
+        assert!(item_of_line(b"\xff\n", k).is_err());
+        assert_eq!(id("\u{feff}\"abc\"\r\n", k), Ok(Some("abc".into())));
     }
 
     #[test]

@@ -272,7 +272,9 @@ fn a_huge_stdin_line_is_refused_by_number_and_the_rest_read() {
 #[test]
 fn careless_stdin_ids_are_encoded_and_junk_is_numbered() {
     let fake = Fake::start();
-    let mut stdin = format!("\u{feff}{W1}\r\n\r\n  \na/b?c\n100% sure\n\"{W_IMG}\"\n").into_bytes();
+    // (The mark again before the JSON string: two files joined with cat.)
+    let mut stdin =
+        format!("\u{feff}{W1}\r\n\r\n  \na/b?c\n100% sure\n\u{feff}\"{W_IMG}\"\n").into_bytes();
     stdin.extend_from_slice(b"\xff\xfejunk\n");
     stdin.extend_from_slice(format!("{W_FAIL}\n").as_bytes());
     let run = Cli::new(Some(&fake), &["--json", "workflow", "-", "-", "-j", "64"])
