@@ -26,14 +26,14 @@ enum Target {
 }
 
 /// `job:ID` and `wf:ID` say it; a bare UUID is a job, anything else a
-/// workflow. A JSON line with a `jobId` is a job. A prefix with no id
+/// workflow. A JSON line with a `jobId` (a string) is a job. A prefix with no id
 /// after it names nothing (an empty path segment would ask for another
 /// path: `/v2/consumer/workflows/` is the listing).
 fn target(item: &Item) -> Result<Target> {
     if item
         .object
         .as_ref()
-        .is_some_and(|o| o.get("jobId").is_some())
+        .is_some_and(|o| o.get("jobId").and_then(Value::as_str).is_some())
     {
         return Ok(Target::Job(item.id.clone()));
     }
@@ -147,7 +147,8 @@ pub fn run(ctx: &Ctx, o: &ScanOpts, out: &mut Out) -> Result<()> {
     };
     many::run(
         o.jobs,
-        input::items(&o.ids, &["jobId", "id"]),
+        // `workflowId`: a `results --jsonl` line.
+        input::items(&o.ids, &["jobId", "id", "workflowId"]),
         &work,
         &mut |done| {
             let r = emit(done);

@@ -422,3 +422,29 @@ fn jobs_that_answer_badly_fail_alone() {
     assert_eq!(got, ids);
     assert!(e.iter().all(|e| e["error"].is_object()), "{run:?}");
 }
+
+/// Lines other commands print: a `results --jsonl` line names its
+/// workflow by `workflowId`, a `results --fields=...,jobId` line may hold
+/// `"jobId": null`. Both are workflows to scan, not failures, and a null
+/// `jobId` does not make a workflow id a job.
+#[test]
+fn results_lines_are_workflows_to_scan() {
+    let fake = Fake::start();
+    let results = cli(&fake, &["--jsonl", "results", W_IMG])
+        .ok()
+        .stdout
+        .clone();
+    let stdin = format!("{results}{{\"id\":\"{W1}\",\"jobId\":null}}\n");
+    let run = Cli::new(
+        Some(&fake),
+        &["--jsonl", "scan", "-", "--fields=workflowId,jobId"],
+    )
+    .stdin(&stdin)
+    .run();
+    run.ok().stderr_has("3 job(s) scanned");
+    let e = entries(&run);
+    assert_eq!(e.len(), 3, "{run:?}");
+    assert_eq!(e[0]["workflowId"], W_IMG);
+    assert_eq!(e[2]["workflowId"], W1);
+    assert_eq!(e[2]["jobId"], JOB);
+}
