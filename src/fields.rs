@@ -37,7 +37,8 @@ impl Fields {
     pub fn parse(list: &str) -> Result<Fields, String> {
         let shown = |s: &str| cut(&escape(s), 80);
         let mut names: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
+        // `String`s, as elsewhere: one more set type costs binary size.
+        let mut seen: HashSet<String> = HashSet::new();
         for name in list.split(',').map(str::trim) {
             if name.is_empty() {
                 return Err(if list.trim().is_empty() {
@@ -61,7 +62,7 @@ impl Fields {
                     shown(name)
                 ));
             }
-            if seen.insert(name) {
+            if seen.insert(name.to_string()) {
                 names.push(name.to_string());
             }
         }

@@ -17,7 +17,7 @@
 //! - `--fields`: one object per file (a `results` entry with its
 //!   `workflowId`), cut down; the counts line goes to stderr.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -125,9 +125,9 @@ struct Printer<'a> {
     several: bool,
     objects: Objects<'a>,
     tally: Tally,
-    /// File names taken so far (lower case), each with the file that took
-    /// it, so that no two files share one.
-    stems: HashMap<String, String>,
+    /// File names taken so far (lower case), so that no two files share
+    /// one, and which file took each (see [`items_of`]).
+    stems: HashSet<String>,
     counts: Counts,
 }
 
@@ -147,7 +147,7 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
         several,
         objects,
         tally: Tally::new(ctx.mode()),
-        stems: HashMap::new(),
+        stems: HashSet::new(),
         counts: Counts::default(),
     };
     let work = |item: Input| {
@@ -417,7 +417,7 @@ fn task_for(o: &ResultsOpts, item: &Item) -> Task {
 /// differ only in case, or steps of the same name, get `-2`, `-3` (one
 /// file on a case-blind disk). A workflow that comes again in the run gets
 /// the names it had: they are the same files.
-fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashMap<String, String>) -> Vec<Item> {
+fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Vec<Item> {
     let mut items = Vec::new();
     for (step_index, step) in wf.steps().iter().enumerate() {
         let name = step.name.clone().unwrap_or_else(|| "step".into());
@@ -429,22 +429,22 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashMap<String, String
                 naming::stable_part(workflow_id, 90),
                 naming::stable_part(&name, 90)
             );
-            // What the file is: the same workflow, step and index.
-            let owner = format!("{workflow_id}\0{step_index}\0{index}");
+            // A name taken is marked twice: its lower case, and the file
+            // that took it (with a NUL, which no name holds).
+            let owner = format!("{workflow_id}\0{step_index}\0{index}\0");
             let mut stem = base.clone();
             let mut n = 2;
             loop {
-                match taken.get(&stem.to_lowercase()) {
-                    None => {
-                        taken.insert(stem.to_lowercase(), owner);
-                        break;
-                    }
-                    Some(o) if *o == owner => break,
-                    Some(_) => {
-                        stem = format!("{base}-{n}");
-                        n += 1;
-                    }
+                let mine = format!("{owner}{stem}");
+                if taken.contains(&mine) {
+                    break;
                 }
+                if taken.insert(stem.to_lowercase()) {
+                    taken.insert(mine);
+                    break;
+                }
+                stem = format!("{base}-{n}");
+                n += 1;
             }
             items.push(Item {
                 stem,
