@@ -8,9 +8,15 @@
 //! the paths, a list of values joined by `,`. A path that matches nothing
 //! gives `null` (an empty cell).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
-use crate::text::escape;
+use crate::text::{cut, escape};
+
+/// No JSON the program reads is nested deeper (serde_json's own limit), so
+/// a longer path can match nothing; refusing it keeps the walks shallow.
+pub const MAX_SEGMENTS: usize = 128;
 
 /// A checked `--fields` list.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,42 +25,60 @@ pub struct Fields {
     names: Vec<String>,
     /// Each name cut at its dots.
     paths: Vec<Vec<String>>,
+    /// Whether each path lies inside another listed one (`id.x` beside
+    /// `id`): the JSON form keeps the whole, whatever the order.
+    inside: Vec<bool>,
 }
 
 impl Fields {
     /// Checks a list: no empty list, no empty path or segment, no spaces
-    /// inside a path. A path given twice is kept once.
+    /// inside a path, no path deeper than [`MAX_SEGMENTS`]. A path given
+    /// twice is kept once.
     pub fn parse(list: &str) -> Result<Fields, String> {
+        let shown = |s: &str| cut(&escape(s), 80);
         let mut names: Vec<String> = Vec::new();
+        // `String`s, as elsewhere: one more set type costs binary size.
+        let mut seen: HashSet<String> = HashSet::new();
         for name in list.split(',').map(str::trim) {
             if name.is_empty() {
                 return Err(if list.trim().is_empty() {
                     "the list is empty".into()
                 } else {
-                    format!("'{}' holds an empty path", escape(list))
+                    format!("'{}' holds an empty path", shown(list))
                 });
             }
             if name.split('.').any(str::is_empty) {
                 return Err(format!(
                     "'{}' is not a path: segments go between single dots",
-                    escape(name)
+                    shown(name)
                 ));
             }
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!("'{}' is not a path: it holds a space", shown(name)));
+            }
+            if name.split('.').count() > MAX_SEGMENTS {
                 return Err(format!(
-                    "'{}' is not a path: it holds a space",
-                    escape(name)
+                    "'{}' is not a path: more than {MAX_SEGMENTS} segments",
+                    shown(name)
                 ));
             }
-            if !names.iter().any(|n| n == name) {
+            if seen.insert(name.to_string()) {
                 names.push(name.to_string());
             }
         }
+        let inside = names
+            .iter()
+            .map(|n| n.match_indices('.').any(|(i, _)| seen.contains(&n[..i])))
+            .collect();
         let paths = names
             .iter()
             .map(|n| n.split('.').map(str::to_string).collect())
             .collect();
-        Ok(Fields { names, paths })
+        Ok(Fields {
+            names,
+            paths,
+            inside,
+        })
     }
 
     /// The paths as given, in order.
@@ -65,8 +89,10 @@ impl Fields {
     /// The object with only the listed paths.
     pub fn select(&self, v: &Value) -> Value {
         let mut out = Value::Object(Map::new());
-        for path in &self.paths {
-            project(Some(v), path, &mut out);
+        for (path, inside) in self.paths.iter().zip(&self.inside) {
+            if !inside {
+                project(Some(v), path, &mut out);
+            }
         }
         out
     }
@@ -199,6 +225,23 @@ mod tests {
         // A whole object and a path inside it: the whole object.
         let f = Fields::parse("cost.total,cost").unwrap();
         assert_eq!(f.select(&wf()), json!({"cost": {"total": 4, "base": 4}}));
+        // In either order, also when the path goes where the whole cannot.
+        for list in ["id,id.x", "id.x,id"] {
+            assert_eq!(
+                Fields::parse(list).unwrap().select(&wf()),
+                json!({"id": "w1"})
+            );
+        }
+        let f = Fields::parse("tags,tags.0,steps.jobs,steps.jobs.id.x").unwrap();
+        assert_eq!(
+            f.select(&wf()),
+            json!({"tags": ["a", "b"], "steps": [
+                {"jobs": [{"id": "j1"}, {"id": "j2"}]}, {"jobs": []}]})
+        );
+        // Too deep to match anything.
+        let deep = vec!["a"; MAX_SEGMENTS + 1].join(".");
+        assert!(Fields::parse(&deep).unwrap_err().contains("segments"));
+        assert!(Fields::parse(&vec!["a"; MAX_SEGMENTS].join(".")).is_ok());
     }
 
     #[test]

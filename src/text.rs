@@ -78,15 +78,71 @@ pub fn mask(text: &str) -> String {
 /// What a hidden secret is replaced with.
 pub const HIDDEN: &str = "[hidden]";
 
-/// `text` with every occurrence of `secret` (when given and not empty) and
-/// every value after a `Bearer ` (in any case) replaced by [`HIDDEN`]: a
-/// server that quotes the request's `Authorization` header back, or a token
-/// that leaked into a URL or a path, never reaches the reader.
-pub fn mask_secrets(text: &str, secret: Option<&str>) -> String {
-    let text = match secret {
-        Some(s) if !s.is_empty() => text.replace(s, HIDDEN),
-        _ => text.to_string(),
+/// The forms the run's secret takes in what is shown: as it is, and
+/// percent-encoded as in a URL's path or query (a token with `/`, `+` or
+/// `=` reads otherwise there); none before it is known.
+pub fn secret_forms() -> Vec<String> {
+    forms(SECRET.lock().ok().and_then(|s| *s))
+}
+
+fn forms(secret: Option<&str>) -> Vec<String> {
+    let Some(s) = secret.filter(|s| !s.is_empty()) else {
+        return Vec::new();
     };
+    let mut encoded = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if encoded == s {
+        vec![encoded]
+    } else {
+        vec![s.to_string(), encoded]
+    }
+}
+
+/// Copies `bytes` to `out` with every whole occurrence of one of `secrets`
+/// replaced by [`HIDDEN`], and returns how many bytes it used: all of them
+/// when `last`, else all but an end that may begin a secret (it goes with
+/// the bytes that follow). For output that streams in pieces.
+pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) -> usize {
+    let (mut i, mut start) = (0, 0);
+    // Only where a secret's first byte is can one begin (a quick scan).
+    let firsts: Vec<u8> = secrets.iter().filter_map(|s| s.bytes().next()).collect();
+    while let Some(p) = bytes[i..].iter().position(|b| firsts.contains(b)) {
+        let at = i + p;
+        let rest = &bytes[at..];
+        if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_bytes())) {
+            out.extend_from_slice(&bytes[start..at]);
+            out.extend_from_slice(HIDDEN.as_bytes());
+            i = at + s.len();
+            start = i;
+        } else if !last && secrets.iter().any(|s| s.as_bytes().starts_with(rest)) {
+            out.extend_from_slice(&bytes[start..at]);
+            return at;
+        } else {
+            i = at + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    bytes.len()
+}
+
+/// `text` with every occurrence of `secret` (when given and not empty, also
+/// percent-encoded) and every value after a `Bearer ` (in any case)
+/// replaced by [`HIDDEN`]: a server that quotes the request's
+/// `Authorization` header back, or a token that leaked into a URL or a
+/// path, never reaches the reader.
+pub fn mask_secrets(text: &str, secret: Option<&str>) -> String {
+    let mut text = text.to_string();
+    for form in forms(secret) {
+        if text.contains(&form) {
+            text = text.replace(&form, HIDDEN);
+        }
+    }
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     // `done`: the end of what is already in `out`.
@@ -170,5 +226,28 @@ mod tests {
         assert_eq!(mask_secrets("Bearer", None), "Bearer");
         assert_eq!(mask_secrets("Bearer ", None), "Bearer ");
         assert_eq!(mask_secrets("x", Some("")), "x");
+        // In a URL the token is percent-encoded.
+        assert_eq!(
+            mask_secrets("GET /w/ab%2Fc%2B%3D?q=ab%2Fc%2B%3D", Some("ab/c+=")),
+            "GET /w/[hidden]?q=[hidden]"
+        );
+    }
+
+    #[test]
+    fn secrets_are_hidden_across_pieces_of_output() {
+        let secrets = forms(Some("s3cr/t"));
+        assert_eq!(secrets, ["s3cr/t", "s3cr%2Ft"]);
+        let mut out = Vec::new();
+        let mut held: Vec<u8> = Vec::new();
+        for piece in ["a s3", "cr/t b s3cr%", "2Ft c s3", "cX s"] {
+            held.extend_from_slice(piece.as_bytes());
+            let used = hide_in(&held, &secrets, false, &mut out);
+            held.drain(..used);
+        }
+        hide_in(&held, &secrets, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a [hidden] b [hidden] c s3cX s"
+        );
     }
 }

@@ -19,7 +19,7 @@ use civitai_orch::api::seg;
 use civitai_orch::download::naming::{self, extension, safe_name, safe_part};
 use civitai_orch::download::Naming;
 use civitai_orch::http::retry::{backoff, parse_retry_after, MAX_BACKOFF, MAX_RETRY_AFTER};
-use civitai_orch::text::{escape, mask_secrets, needs_escape};
+use civitai_orch::text::{escape, hide_in, mask_secrets, needs_escape, HIDDEN};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -170,6 +170,51 @@ proptest! {
         prop_assert!(!out.contains(&secret), "{text:?} -> {out:?}");
         let bearer = format!("Bearer {secret}");
         prop_assert!(!out.contains(&bearer), "{text:?} -> {out:?}");
+    }
+
+    /// Stdout goes out in pieces cut anywhere: the secret (as it is or
+    /// percent-encoded) never shows, whatever the cuts, and the text around
+    /// it is kept.
+    #[test]
+    fn streamed_output_never_shows_the_secret(
+        secret in "[A-Za-z0-9/+=]{8,24}",
+        pieces in prop::collection::vec(
+            prop_oneof![hostile(12), Just("S".to_string()), Just("E".to_string())],
+            0..12,
+        ),
+        cuts in prop::collection::vec(0usize..64, 0..8),
+    ) {
+        let encoded: String = secret
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let text: String = pieces
+            .iter()
+            .map(|p| match p.as_str() { "S" => secret.as_str(), "E" => encoded.as_str(), p => p })
+            .collect();
+        let secrets = if encoded == secret { vec![secret.clone()] } else { vec![secret.clone(), encoded.clone()] };
+        let bytes = text.as_bytes();
+        let (mut out, mut held, mut at) = (Vec::new(), Vec::new(), 0);
+        for c in &cuts {
+            let end = (at + c).min(bytes.len());
+            held.extend_from_slice(&bytes[at..end]);
+            at = end;
+            let used = hide_in(&held, &secrets, false, &mut out);
+            held.drain(..used);
+        }
+        held.extend_from_slice(&bytes[at..]);
+        hide_in(&held, &secrets, true, &mut out);
+        let mut whole = Vec::new();
+        hide_in(bytes, &secrets, true, &mut whole);
+        prop_assert_eq!(&out, &whole);
+        let out = String::from_utf8(out).unwrap();
+        prop_assert!(!out.contains(&secret), "{text:?} -> {out:?}");
+        prop_assert!(!out.contains(&encoded), "{text:?} -> {out:?}");
+        if !text.contains(&secret) && !text.contains(&encoded) {
+            prop_assert_eq!(&out, &text);
+        } else {
+            prop_assert!(out.contains(HIDDEN));
+        }
     }
 
     #[test]

@@ -520,11 +520,19 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
             raw: raw.raw,
             jobs: jobs(&raw)?,
         }),
-        "step" => Command::Step(StepOpts {
-            workflow_id: args.id("<workflowId>")?,
-            steps: args.ids("<stepName>")?,
-            jobs: jobs(&raw)?,
-        }),
+        "step" => {
+            let workflow_id = args.id("<workflowId>")?;
+            if workflow_id == "-" {
+                return Err(Error::usage(
+                    "'-' reads step names from stdin; the workflow id comes first",
+                ));
+            }
+            Command::Step(StepOpts {
+                workflow_id,
+                steps: args.ids("<stepName>")?,
+                jobs: jobs(&raw)?,
+            })
+        }
         "scan" => Command::Scan(ScanOpts {
             ids: args.ids("<workflowId|jobId>")?,
             jobs: jobs(&raw)?,

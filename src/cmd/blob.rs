@@ -55,7 +55,10 @@ pub fn run(ctx: &Ctx, o: &BlobOpts, out: &mut Out) -> Result<()> {
         },
     };
     if o.output.as_deref() == Some("-") {
-        // The bytes are the output: nothing else may go to stdout.
+        // The bytes are the output: nothing else may go to stdout, and
+        // nothing in them is changed.
+        out.flush().out()?;
+        out.get_mut().raw();
         download::to_writer(&ctx.client, &task.source, &task.naming, out)?;
         return out.flush().out();
     }

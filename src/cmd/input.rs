@@ -4,11 +4,11 @@
 //!
 //! A line is a bare id, a JSON string (`jq .id` without `-r`), or a JSON
 //! object (a line of `--jsonl`) whose id is taken from the first of the
-//! command's keys it holds. A byte order mark and CRLF endings are ignored,
+//! command's keys it holds. Byte order marks and CRLF endings are ignored,
 //! blank lines skipped; a line that holds no id is an error of its own,
 //! with its number, and the other lines still count.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use serde_json::Value;
@@ -25,6 +25,10 @@ pub struct Item {
 
 /// Lines read ahead of the work at most: reading stops while they wait.
 const READ_AHEAD: usize = 64;
+
+/// A longer line is no id nor workflow (the API refuses larger bodies
+/// itself): it is not held whole, but skipped to its end and reported.
+pub const MAX_LINE: usize = 16 << 20;
 
 /// The items of `args` in order, `-` expanded to the lines of stdin. The
 /// reading runs on a thread of its own that is never waited for, so a
@@ -48,10 +52,14 @@ pub fn items(args: &[String], keys: &'static [&'static str]) -> Receiver<Result<
             let mut buf = Vec::new();
             for n in 1.. {
                 buf.clear();
-                let line = match stdin.read_until(b'\n', &mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => item_of_line(&buf, n == 1, keys)
+                let line = match read_line(&mut stdin, &mut buf) {
+                    Ok(None) => break,
+                    Ok(Some(true)) => item_of_line(&buf, keys)
                         .map_err(|why| Error::usage(format!("stdin line {n}: {why}"))),
+                    Ok(Some(false)) => Err(Error::usage(format!(
+                        "stdin line {n}: longer than {} MiB; not an id",
+                        MAX_LINE >> 20
+                    ))),
                     Err(e) => Err(Error::other(format!("cannot read stdin: {e}"))),
                 };
                 let stop = matches!(&line, Err(e) if e.kind != crate::error::Kind::Usage);
@@ -69,17 +77,43 @@ pub fn items(args: &[String], keys: &'static [&'static str]) -> Receiver<Result<
     rx
 }
 
-/// The item a line of stdin holds; `None` for a blank line.
-pub fn item_of_line(
-    raw: &[u8],
-    first: bool,
-    keys: &[&str],
-) -> std::result::Result<Option<Item>, String> {
-    let raw = if first {
-        raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
-    } else {
-        raw
-    };
+/// Reads one line into `buf`, at most [`MAX_LINE`] bytes of it: `None` at
+/// the end of the input, `Some(false)` for a longer line (the rest of it is
+/// read and dropped).
+fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    let n = Read::take(&mut *r, MAX_LINE as u64 + 1).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.len() <= MAX_LINE || buf.ends_with(b"\n") {
+        return Ok(Some(true));
+    }
+    buf.clear();
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                break;
+            }
+            None => {
+                let all = chunk.len();
+                r.consume(all);
+            }
+        }
+    }
+    Ok(Some(false))
+}
+
+/// The item a line of stdin holds; `None` for a blank line. A byte order
+/// mark is dropped from any line, not only the first: files joined with
+/// `cat` bring theirs along, and an id behind an invisible mark would be
+/// reported missing under a name that reads right.
+pub fn item_of_line(raw: &[u8], keys: &[&str]) -> std::result::Result<Option<Item>, String> {
+    let raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
     let line = std::str::from_utf8(raw)
         .map_err(|_| "not valid UTF-8".to_string())?
         .trim();
@@ -122,7 +156,7 @@ mod tests {
     use super::*;
 
     fn id(line: &str, keys: &[&str]) -> std::result::Result<Option<String>, String> {
-        item_of_line(line.as_bytes(), true, keys).map(|i| i.map(|i| i.id))
+        item_of_line(line.as_bytes(), keys).map(|i| i.map(|i| i.id))
     }
 
     #[test]
@@ -135,7 +169,27 @@ mod tests {
         assert!(id("{\"x\":1}", k).is_err());
         assert!(id("\"\"", k).is_err());
         assert!(id("{broken", k).is_err());
-        assert!(item_of_line(b"\xff\n", false, k).is_err());
+        assert!(item_of_line(b"\xff\n", k).is_err());
+        assert_eq!(id("\u{feff}\"abc\"\r\n", k), Ok(Some("abc".into())));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_dropped_to_its_end() {
+        let mut data = vec![b'x'; MAX_LINE + 5];
+        data.extend_from_slice(b"\nnext\n");
+        data.extend_from_slice(&vec![b'y'; MAX_LINE]);
+        data.push(b'\n');
+        let mut r = std::io::Cursor::new(data);
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(false));
+        buf.clear();
+        assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(true));
+        assert_eq!(buf, b"next\n");
+        buf.clear();
+        // Exactly the limit, with its line end: a line.
+        assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(true));
+        buf.clear();
+        assert_eq!(read_line(&mut r, &mut buf).unwrap(), None);
     }
 
     #[test]

@@ -75,19 +75,18 @@ pub fn run<T: Send>(
                 seq += 1;
             }
         });
+        // Workers take work until the reader closes the queue, even after
+        // the run stopped (they then skip it): a reader blocked on a full
+        // queue must always be let go.
         for _ in 0..jobs {
             let (work_rx, done_tx) = (&work_rx, done_tx.clone());
             scope.spawn(move || loop {
                 let next = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((seq, item)) = next else { break };
-                let result = if stop.load(Ordering::SeqCst) {
-                    Err(Error::other("stopped"))
-                } else {
-                    Ok(work(item))
-                };
-                if done_tx.send((seq, result)).is_err() {
-                    break;
+                if stop.load(Ordering::SeqCst) {
+                    continue;
                 }
+                let _ = done_tx.send((seq, Ok(work(item))));
             });
         }
         drop(done_tx);
@@ -109,7 +108,11 @@ pub fn run<T: Send>(
                 break;
             }
         }
+        // Under the lock, so that a reader between its check and its wait
+        // cannot miss the news.
+        let done = emitted.lock().unwrap_or_else(|e| e.into_inner());
         stop.store(true, Ordering::SeqCst);
+        drop(done);
         moved.notify_all();
         outcome
     })
@@ -189,38 +192,6 @@ pub fn fetch_all(
             .note(&format!("no {noun} on stdin: nothing to do"));
     }
     tally.finish(noun)
-}
-
-/// A limit on requests in flight, shared by every thread of a run, for
-/// work that itself fans out (a workflow's jobs).
-pub struct Gate {
-    busy: Mutex<usize>,
-    freed: Condvar,
-    max: usize,
-}
-
-impl Gate {
-    pub fn new(max: usize) -> Gate {
-        Gate {
-            busy: Mutex::new(0),
-            freed: Condvar::new(),
-            max: max.max(1),
-        }
-    }
-
-    /// Runs `f` once fewer than `max` others are running.
-    pub fn pass<R>(&self, f: impl FnOnce() -> R) -> R {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        while *busy >= self.max {
-            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
-        }
-        *busy += 1;
-        drop(busy);
-        let r = f();
-        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        self.freed.notify_one();
-        r
-    }
 }
 
 /// Counts what was done and what failed, reports each failure as it

@@ -47,13 +47,25 @@ impl Ctx {
     }
 }
 
+/// `-j`: the API requests a command may have in flight at once.
+fn jobs(command: &Command) -> usize {
+    match command {
+        Command::Workflow(o) => o.jobs,
+        Command::Job(o) => o.jobs,
+        Command::Step(o) => o.jobs,
+        Command::Scan(o) => o.jobs,
+        Command::Results(o) => o.jobs,
+        _ => usize::MAX,
+    }
+}
+
 pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) -> Result<()> {
     let mut out = output::stdout();
     if let Command::Completions(shell) = &command {
         completions::write(&mut out, shell).out()?;
         return out.flush().out();
     }
-    let client = Client::new(config, notes)?;
+    let client = Client::new(config, notes)?.with_api_limit(jobs(&command));
     let ctx = Ctx {
         globals,
         client,

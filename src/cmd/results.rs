@@ -125,7 +125,8 @@ struct Printer<'a> {
     several: bool,
     objects: Objects<'a>,
     tally: Tally,
-    /// File names taken so far (lower case), so that no two files share one.
+    /// File names taken so far (lower case), so that no two files share
+    /// one, and which file took each (see [`items_of`]).
     stems: HashSet<String>,
     counts: Counts,
 }
@@ -182,8 +183,9 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             (Mode::Text, None) => writeln!(out, "{line}").out()?,
             // The --json document holds the counts of each workflow.
             (Mode::Json, None) => {}
-            // Stdout holds only JSON lines or the table.
-            _ => eprintln!("{line}"),
+            // Stdout holds only JSON lines or the table. (Not `eprintln!`:
+            // it panics when stderr is closed.)
+            _ => ctx.notes.always(&line),
         }
     }
     let failed = p.counts.failed;
@@ -412,7 +414,9 @@ fn task_for(o: &ResultsOpts, item: &Item) -> Task {
 /// The files of a workflow, each with a file name of its own: ids and step
 /// names changed by making them safe carry a hash of the original (so the
 /// name does not depend on what else a run was asked for), and names that
-/// differ only in case get `-2`, `-3` (one file on a case-blind disk).
+/// differ only in case, or steps of the same name, get `-2`, `-3` (one
+/// file on a case-blind disk). A workflow that comes again in the run gets
+/// the names it had: they are the same files.
 fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Vec<Item> {
     let mut items = Vec::new();
     for (step_index, step) in wf.steps().iter().enumerate() {
@@ -425,9 +429,20 @@ fn items_of(workflow_id: &str, wf: &Workflow, taken: &mut HashSet<String>) -> Ve
                 naming::stable_part(workflow_id, 90),
                 naming::stable_part(&name, 90)
             );
+            // A name taken is marked twice: its lower case, and the file
+            // that took it (with a NUL, which no name holds).
+            let owner = format!("{workflow_id}\0{step_index}\0{index}\0");
             let mut stem = base.clone();
             let mut n = 2;
-            while !taken.insert(stem.to_lowercase()) {
+            loop {
+                let mine = format!("{owner}{stem}");
+                if taken.contains(&mine) {
+                    break;
+                }
+                if taken.insert(stem.to_lowercase()) {
+                    taken.insert(mine);
+                    break;
+                }
                 stem = format!("{base}-{n}");
                 n += 1;
             }

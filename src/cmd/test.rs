@@ -23,7 +23,8 @@ pub fn run(ctx: &Ctx, out: &mut Out) -> Result<()> {
         .get(&format!("{}?take=1", api::WORKFLOWS), "workflows")?;
     let page: Page = crate::api::parse_json(&answer.body, "a page of workflows")?;
     let count = page.items.map_or(0, |i| i.len());
-    let url = ctx.client.api_url();
+    // A password in the URL is a secret too.
+    let url = crate::http::shown_url(ctx.client.api_url(), crate::http::Auth::Api);
     if ctx.mode().is_json() {
         let doc = serde_json::json!({"ok": true, "apiUrl": url, "workflows": count});
         return writeln!(out, "{doc}").out();

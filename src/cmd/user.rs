@@ -11,7 +11,7 @@ use crate::api::parse_json;
 use crate::api::{self, Query, Workflow};
 use crate::cli::Mode;
 use crate::cli::UserOpts;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
@@ -40,6 +40,15 @@ pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
             e
         })?;
     let items: Vec<&RawValue> = parse_json(&answer.body, "a list of workflows")?;
+    // Checked whole before anything is printed, as `workflows` does: a
+    // `--jsonl` line `1` or `null` would be read as an id down a pipe.
+    for item in &items {
+        if !item.get().trim_start().starts_with('{') {
+            return Err(Error::other(
+                "the API sent something that is not a workflow in a page of workflows",
+            ));
+        }
+    }
     print(ctx, &answer.body, &items, out)?;
     out.flush().out()?;
     // The manager endpoint sends no cursor: a full page is all it can say.

@@ -11,8 +11,8 @@ use ureq::Body;
 use super::{Naming, Source};
 use crate::api;
 use crate::error::{Error, Result};
-use crate::http::{reason, Auth, Client};
-use crate::text::escape;
+use crate::http::{reason, shown_url, Auth, Client};
+use crate::text::{cut, escape};
 
 /// Size of the copy buffer: the whole memory cost of a download.
 const BUF_SIZE: usize = 64 * 1024;
@@ -60,7 +60,7 @@ pub fn absolute(base: &str, location: &str) -> Result<String> {
     } else {
         Err(Error::other(format!(
             "a redirect pointed the blob at '{}', which is not an http(s) URL",
-            escape(location)
+            cut(&shown_url(location, Auth::None), 200)
         )))
     }
 }

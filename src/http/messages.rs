@@ -190,8 +190,15 @@ pub fn short_transport(err: &ureq::Error) -> String {
     }
 }
 
-/// The message for a request that got no usable answer.
-pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Error {
+/// The message for a request that got no usable answer; `api` says
+/// whether `url` is the API's (the setting to check) or a file server's.
+pub fn transport_error(
+    err: &ureq::Error,
+    url: &str,
+    timeout: Duration,
+    proxied: bool,
+    api: bool,
+) -> Error {
     use std::io::ErrorKind;
     let host = host_of(url);
     // ureq reports TLS and name-lookup failures as plain I/O errors; their
@@ -200,19 +207,19 @@ pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration, proxied:
     let lower = text.to_ascii_lowercase();
     let msg = match err {
         ureq::Error::Timeout(_) => timeout_message(host, timeout),
-        ureq::Error::HostNotFound => resolve_message(host),
+        ureq::Error::HostNotFound => resolve_message(host, api),
         _ if is_tls_failure(err, &lower) => format!(
             "TLS failure talking to {host}: {text}; check that the URL is https on an https \
              port, and behind an inspecting proxy set SSL_CERT_FILE to its CA bundle"
         ),
         _ if lower.contains("lookup address") || lower.contains("name or service not known") => {
-            resolve_message(host)
+            resolve_message(host, api)
         }
         ureq::Error::ConnectionFailed if proxied => proxy_message(host, "connection failed"),
-        ureq::Error::ConnectionFailed => connect_message(host, "connection failed"),
+        ureq::Error::ConnectionFailed => connect_message(host, "connection failed", api),
         ureq::Error::Io(e) => match e.kind() {
             ErrorKind::ConnectionRefused if proxied => proxy_message(host, "connection refused"),
-            ErrorKind::ConnectionRefused => connect_message(host, "connection refused"),
+            ErrorKind::ConnectionRefused => connect_message(host, "connection refused", api),
             ErrorKind::TimedOut | ErrorKind::WouldBlock => timeout_message(host, timeout),
             ErrorKind::UnexpectedEof
             | ErrorKind::ConnectionReset
@@ -224,7 +231,9 @@ pub fn transport_error(err: &ureq::Error, url: &str, timeout: Duration, proxied:
             _ => format!("network error talking to {host}: {e}"),
         },
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
-            return Error::usage(format!("invalid URL '{}': {err}", escape(url)));
+            // A signed link's query is its key: never in a message.
+            let shown = super::shown_url(url, super::Auth::None);
+            return Error::usage(format!("invalid URL '{}': {err}", cut(&shown, 200)));
         }
         ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => {
             proxy_message(host, &text)
@@ -255,8 +264,18 @@ fn is_tls_failure(err: &ureq::Error, lower: &str) -> bool {
     .any(|w| lower.contains(w))
 }
 
-fn resolve_message(host: &str) -> String {
-    format!("cannot resolve host '{host}'; check CIVITAI_API_URL (or --api-url) and the network")
+/// What to check when a host cannot be reached: the API URL is a setting;
+/// a file server's comes from the API.
+fn hint(api: bool) -> &'static str {
+    if api {
+        "check CIVITAI_API_URL (or --api-url) and the network"
+    } else {
+        "the file server the API pointed to is unreachable; check the network or try again later"
+    }
+}
+
+fn resolve_message(host: &str, api: bool) -> String {
+    format!("cannot resolve host '{host}'; {}", hint(api))
 }
 
 fn proxy_message(host: &str, why: &str) -> String {
@@ -272,8 +291,8 @@ fn timeout_message(host: &str, timeout: Duration) -> String {
     )
 }
 
-fn connect_message(host: &str, why: &str) -> String {
-    format!("cannot connect to {host}: {why}; check CIVITAI_API_URL (or --api-url) and the network")
+fn connect_message(host: &str, why: &str, api: bool) -> String {
+    format!("cannot connect to {host}: {why}; {}", hint(api))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod trace;
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{self as h, Response};
@@ -30,6 +31,7 @@ use crate::notes::Notes;
 use crate::text::escape;
 pub use messages::{reason, status_error, transport_error};
 use retry::{Failure, Method};
+pub use trace::shown_url;
 use trace::{Exchange, Seen};
 
 /// Error bodies are read up to this size for their message.
@@ -46,6 +48,8 @@ pub struct Client {
     retries: u32,
     proxies: proxy::ProxyChoice,
     notes: Notes,
+    /// API requests in flight at most (`-j`), whatever thread sends them.
+    api_slots: Gate,
 }
 
 /// Whether a request carries the bearer token: only requests to the API do.
@@ -113,7 +117,15 @@ impl Client {
             retries: cfg.retries,
             proxies: proxy::ProxyChoice::new(&cfg.proxies)?,
             notes,
+            api_slots: Gate::new(usize::MAX),
         })
+    }
+
+    /// At most `n` API requests in flight at once, across every thread of
+    /// the run (each try holds a slot, not the waits between tries).
+    pub fn with_api_limit(mut self, n: usize) -> Client {
+        self.api_slots = Gate::new(n);
+        self
     }
 
     pub fn api_url(&self) -> &str {
@@ -280,7 +292,7 @@ impl Client {
             // setting already: a bad one is the server's fault, not usage.
             Sent::Local(Error::other(format!(
                 "cannot request '{}': {e}",
-                escape(url)
+                crate::text::cut(&shown_url(url, Auth::None), 200)
             )))
         })?;
         let req = self
@@ -307,7 +319,8 @@ impl Client {
             Sent::Transport(err) => {
                 seen.failure = Some(messages::short_transport(&err));
                 let proxied = self.proxies.for_url(url).is_some();
-                Attempt::from_transport(err, url, timeout, proxied)
+                let api = url.starts_with(&self.api_url);
+                Attempt::from_transport(err, url, timeout, proxied, api)
             }
         }
     }
@@ -327,7 +340,10 @@ impl Client {
         loop {
             let mut seen = Seen::default();
             let start = Instant::now();
-            let result = attempt(&mut seen);
+            let result = match ex.auth {
+                Auth::Api => self.api_slots.pass(|| attempt(&mut seen)),
+                Auth::None => attempt(&mut seen),
+            };
             let trace = |after: &str| {
                 if self.notes.is_verbose() {
                     let took = start.elapsed();
@@ -422,8 +438,14 @@ impl RetryCause {
 impl<T> Attempt<T> {
     /// A failed exchange: one that never reached the server, or a dropped
     /// connection, may be worth another try; anything else is final.
-    fn from_transport(err: ureq::Error, url: &str, timeout: Duration, proxied: bool) -> Attempt<T> {
-        let error = transport_error(&err, url, timeout, proxied);
+    fn from_transport(
+        err: ureq::Error,
+        url: &str,
+        timeout: Duration,
+        proxied: bool,
+        api: bool,
+    ) -> Attempt<T> {
+        let error = transport_error(&err, url, timeout, proxied, api);
         let failure = if retry::never_sent(&err) {
             Failure::NotSent
         } else if messages::is_dropped(&err) {
@@ -521,4 +543,37 @@ fn jitter_seed() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() as u64)
+}
+
+/// A limit on work in flight, shared by every thread of a run: the
+/// client's API requests (`-j`), and work that itself fans out (a
+/// workflow's jobs).
+pub struct Gate {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Gate {
+    pub fn new(max: usize) -> Gate {
+        Gate {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Runs `f` once fewer than `max` others are running.
+    pub fn pass<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        drop(busy);
+        let r = f();
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.freed.notify_one();
+        r
+    }
 }

@@ -83,10 +83,18 @@ pub fn line(
     ))
 }
 
-/// The URL as `-v` shows it: escaped, and for a request without the token
-/// (a signed file link) every query value hidden, the names kept.
+/// The URL as `-v` shows it: escaped, a user and password in it hidden,
+/// and for a request without the token (a signed file link) every query
+/// value hidden, the names kept.
 pub fn shown_url(url: &str, auth: Auth) -> String {
-    let url = escape(url);
+    let mut url = escape(url);
+    let host_at = url.find("://").map_or(0, |i| i + 3);
+    let authority = url[host_at..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| host_at + i);
+    if let Some(at) = url[host_at..authority].rfind('@') {
+        url.replace_range(host_at..host_at + at, HIDDEN);
+    }
     let (base, query) = match url.split_once('?') {
         Some(parts) if auth == Auth::None => parts,
         _ => return url,
@@ -131,6 +139,11 @@ mod tests {
             shown_url("http://cdn/a\n?x=1", Auth::None),
             "http://cdn/a\\n?x=[hidden]"
         );
+        assert_eq!(
+            shown_url("https://u:p@w@h:1/v2/w?take=5&q=a@b", Auth::Api),
+            "https://[hidden]@h:1/v2/w?take=5&q=a@b"
+        );
+        assert_eq!(shown_url("http://h/a@b", Auth::Api), "http://h/a@b");
     }
 
     #[test]

@@ -14,12 +14,66 @@ use std::io::{self, BufWriter, StdoutLock, Write};
 pub use crate::cli::Mode;
 use crate::error::{Error, Result};
 
-/// Buffered stdout; flushed by the commands that stream.
-pub type Out<'a> = BufWriter<StdoutLock<'a>>;
+/// Buffered stdout, secrets hidden; flushed by the commands that stream.
+pub type Out<'a> = BufWriter<Masked<StdoutLock<'a>>>;
 
 /// Stdout with a buffer large enough that long listings go out in few writes.
 pub fn stdout() -> Out<'static> {
-    BufWriter::with_capacity(64 * 1024, io::stdout().lock())
+    BufWriter::with_capacity(64 * 1024, Masked::new(io::stdout().lock()))
+}
+
+/// A writer that hides the run's secret (see `text::secret_forms`)
+/// wherever a server put it in what is printed (an id, a prompt, a scan
+/// context, a `--fields` cell), in every output mode: the one place all of
+/// stdout passes. The end of each write that may begin the secret is held
+/// until the next write or a flush.
+pub struct Masked<W: Write> {
+    inner: W,
+    held: Vec<u8>,
+    /// Known at the first write (the token is registered before).
+    secrets: Option<Vec<String>>,
+    raw: bool,
+}
+
+impl<W: Write> Masked<W> {
+    pub fn new(inner: W) -> Masked<W> {
+        Masked {
+            inner,
+            held: Vec::new(),
+            secrets: None,
+            raw: false,
+        }
+    }
+
+    /// From now on bytes pass untouched: a file written to stdout is the
+    /// file, byte for byte.
+    pub fn raw(&mut self) {
+        self.raw = true;
+    }
+
+    fn pass(&mut self, last: bool) -> io::Result<()> {
+        let secrets = self.secrets.get_or_insert_with(crate::text::secret_forms);
+        let mut shown = Vec::with_capacity(self.held.len() + 8);
+        let used = crate::text::hide_in(&self.held, secrets, last, &mut shown);
+        self.held.drain(..used);
+        self.inner.write_all(&shown)
+    }
+}
+
+impl<W: Write> Write for Masked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.raw && self.held.is_empty() {
+            return self.inner.write(buf);
+        }
+        self.held.extend_from_slice(buf);
+        self.pass(false)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.pass(true)?;
+        self.inner.flush()
+    }
 }
 
 /// Maps a failed write to stdout (a closed pipe ends quietly).

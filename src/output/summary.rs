@@ -61,22 +61,35 @@ fn cost_line(wf: &Value) -> Option<String> {
         .collect();
     match (total, by.is_empty()) {
         (None, true) => None,
-        (Some(t), true) => Some(t.to_string()),
+        (Some(t), true) => Some(shown(t)),
         (t, false) => Some(format!(
             "{} ({})",
-            t.map_or("?".into(), Value::to_string),
+            t.map_or("?".into(), shown),
             by.join(", ")
         )),
     }
 }
 
-/// A number without a needless `.0`.
+fn shown(v: &Value) -> String {
+    v.as_f64().map_or_else(|| v.to_string(), number)
+}
+
+/// A number as people write it: no needless `.0`, at most 9 decimals (a
+/// sum of 0.1 and 0.2 is 0.3), and the very large or small with an
+/// exponent (`1e300`, not 301 digits).
 pub fn number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
+        // `as` also makes -0 a plain 0.
+        return format!("{}", n as i64);
     }
+    if !(1e-4..1e15).contains(&n.abs()) {
+        return format!("{n:e}");
+    }
+    let fixed = format!("{n:.9}");
+    fixed
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
 }
 
 fn step_lines(w: &mut dyn Write, step: &Value) -> io::Result<()> {
@@ -149,6 +162,22 @@ fn step_lines(w: &mut dyn Write, step: &Value) -> io::Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        for (n, want) in [
+            (4.0, "4"),
+            (-0.0, "0"),
+            (0.875, "0.875"),
+            (0.1 + 0.2, "0.3"),
+            (1e300, "1e300"),
+            (1e-9, "1e-9"),
+            (-2.5, "-2.5"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(number(n), want, "{n}");
+        }
+    }
 
     #[test]
     fn a_summary_says_each_part_once() {

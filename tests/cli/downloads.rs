@@ -1107,3 +1107,50 @@ fn counts_go_where_they_leave_stdout_for_programs() {
         "{run:?}"
     );
 }
+
+/// A signed link the server made badly (a space, another scheme, a broken
+/// host) fails its file; what is said of it never shows the link's query,
+/// which is its key, as `-v` does not. A file server that cannot be
+/// reached is not blamed on CIVITAI_API_URL.
+#[test]
+fn a_bad_signed_link_is_named_without_its_signature() {
+    let fake = Fake::start();
+    let dir = temp_dir("bad-link");
+    let d = format!("--dir={}", dir.display());
+    for (url, named) in [
+        ("{{CDN}}/signed/a b.jpeg?sig=SECRETSIG123&exp=1", true),
+        ("ftp://x/y.jpeg?sig=SECRETSIG123", true),
+        ("http://[::1/x?sig=SECRETSIG123", true),
+        ("http://127.0.0.1:9/x.jpeg?sig=SECRETSIG123", false),
+    ] {
+        let images = json!([{"type": "image", "id": "x.jpeg", "available": true, "url": url}]);
+        fake.put_workflow(workflow_with_images("bad-link", images));
+        for mode in [None, Some("--json")] {
+            let mut args: Vec<&str> = mode.into_iter().collect();
+            args.extend(["-v", "--retries=0", "results", "bad-link", "--download", &d]);
+            let run = cli(&fake, &args);
+            run.code(1);
+            // (The JSON entry's `url` is the link itself, by design.)
+            let said = match mode {
+                Some(_) => run.json()["results"][0]["error"].to_string(),
+                None => run
+                    .stderr
+                    .lines()
+                    .filter(|l| l.starts_with("error: "))
+                    .collect(),
+            };
+            assert_eq!(said.contains("sig=[hidden]"), named, "{run:?}");
+            assert!(!said.contains("SECRETSIG"), "signature shown:{run:?}");
+            assert!(!run.stderr.contains("SECRETSIG"), "signature shown:{run:?}");
+            assert!(!said.contains("CIVITAI_API_URL"), "{run:?}");
+        }
+        fake.script(
+            &format!("/v2/consumer/blobs/{JPEG}"),
+            vec![Reply::redirect(307, url)],
+        );
+        let run = cli(&fake, &["--retries=0", "blob", JPEG, "--download", &d]);
+        assert_ne!(run.code, 0, "{run:?}");
+        assert!(!run.stderr.contains("SECRETSIG"), "signature shown:{run:?}");
+    }
+    assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+}

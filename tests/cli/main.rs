@@ -138,3 +138,73 @@ fn raw_server(head: String, body: Vec<u8>) -> String {
     });
     url
 }
+
+/// What a run whose reader went away early came to.
+struct Closed {
+    /// The first line of stdout, read before the reader closed it.
+    first: String,
+    /// Its exit code; `None` when it was still running after `limit` (it
+    /// was killed then).
+    code: Option<i32>,
+    /// From the closing of stdout to the end of the run.
+    took: std::time::Duration,
+    stderr: String,
+}
+
+/// Runs `cli` with `stdin` written to it (kept open for `hold` afterwards
+/// when given), reads one line of its stdout and closes it, as `| head -1`
+/// does, then waits up to `limit` for the run to end.
+fn first_line_then_close(
+    cli: support::Cli,
+    stdin: String,
+    hold: Option<std::time::Duration>,
+    limit: std::time::Duration,
+) -> Closed {
+    use std::io::{BufRead, Read, Write};
+    use std::process::Stdio;
+    use std::time::Instant;
+    let mut cmd = cli.cmd;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run civitai-orch");
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+        if let Some(d) = hold {
+            std::thread::sleep(d);
+        }
+    });
+    let mut err = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    let _ = out.read_line(&mut first);
+    drop(out);
+    let closed = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status.code().unwrap_or(-1));
+        }
+        if closed.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = closed.elapsed();
+    let stderr = err_reader.join().unwrap_or_default();
+    // The writer may still hold stdin open: it ends on its own.
+    drop(writer);
+    Closed {
+        first,
+        code,
+        took,
+        stderr,
+    }
+}

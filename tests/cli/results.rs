@@ -630,3 +630,147 @@ fn a_workflow_on_stdin_is_fetched_again_when_it_may_be_stale() {
         .ok();
     assert_eq!(fake.api_requests().len(), before + 1);
 }
+
+/// Stderr whose reader is gone (`2>&1 | head -1` ended, a closed log
+/// pipe): the counts line that `--jsonl` sends there used to panic the run
+/// (exit 101, an abort in release). Lines on stderr are best effort; the
+/// run still does its work and exits 0.
+#[test]
+fn a_closed_stderr_does_not_stop_a_download() {
+    let fake = Fake::start();
+    let dir = temp_dir("closed-stderr");
+    for args in [
+        vec!["--jsonl", "results", W1, "--download"],
+        vec!["results", W1, W_IMG, "--download", "--fields=file"],
+        vec!["-v", "results", W_VID, "--download"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut c = Cli::new(Some(&fake), &args).cmd;
+        c.arg(format!("--dir={}", dir.display()))
+            .stdin(std::process::Stdio::null())
+            .stderr(writer);
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(files(&dir).iter().all(|f| !f.ends_with(".part")));
+}
+
+/// The same workflow twice in one run (`results W W`, or a stdin stream
+/// where a workflow comes again: two walks, a page the server repeats):
+/// its files are the same files, named the same, fetched once; they used
+/// to be downloaded again as `NAME-2`, a name that depends on what else
+/// the run was asked for.
+#[test]
+fn a_workflow_given_twice_is_downloaded_once_under_its_own_names() {
+    let fake = Fake::start();
+    let dir = temp_dir("twice");
+    let d = format!("--dir={}", dir.display());
+    let run = cli(&fake, &["results", W1, W1, "--download", &d]);
+    run.ok()
+        .stdout_has("downloaded 2, skipped 2, unavailable 0, failed 0");
+    assert_eq!(
+        files(&dir),
+        [format!("{W1}_0_0.jpeg"), format!("{W1}_0_1.png")]
+    );
+    let run = Cli::new(Some(&fake), &["results", "-", "--download", &d])
+        .stdin(&format!("{W1}\n{W_IMG}\n{W1}\n"))
+        .run();
+    run.ok()
+        .stdout_has("downloaded 1, skipped 4, unavailable 1, failed 0");
+    assert_eq!(
+        files(&dir),
+        [
+            format!("{W1}_0_0.jpeg"),
+            format!("{W1}_0_1.png"),
+            format!("{W_IMG}_imagegen_0.webp")
+        ]
+    );
+    assert_eq!(fake.cdn_requests().len(), 3);
+}
+
+/// `-j N` bounds the API requests in flight for the whole run: the
+/// workflows fetched ahead and the blob links of the downloads together
+/// (they were N each, 2N at once).
+#[test]
+fn results_download_keeps_at_most_j_api_requests_in_flight() {
+    let fake = Fake::start();
+    let media = [
+        "5JB0A1PRT2CQ8XV4M7N9K3D6FG.png",
+        "5JB0B2QSV3DR9YW5N8P0M4E7GH.png",
+        "5JB0C3RTW4ES0ZX6P9Q1N5F8HJ.png",
+        "5JB0E5TWY6GV2B18R1S3Q7H0KM.png",
+    ];
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let id = format!("wf-{i}");
+        // No `url`: each file's link comes from the API's blob endpoint.
+        let images: Vec<Value> = media
+            .iter()
+            .map(|m| json!({"type": "image", "id": m, "available": true}))
+            .collect();
+        fake.put_workflow(workflow_with_images(&id, json!(images)));
+        ids.push(id);
+    }
+    fake.set_api_delay(std::time::Duration::from_millis(100));
+    let dir = temp_dir("inflight");
+    let d = format!("--dir={}", dir.display());
+    let mut args = vec!["results", "--download", "-j", "2", &d];
+    args.extend(ids.iter().map(String::as_str));
+    cli(&fake, &args)
+        .ok()
+        .stdout_has("downloaded 24, skipped 0, unavailable 0, failed 0");
+    assert_eq!(fake.api_max_inflight(), 2);
+}
+
+/// Two cron lines at once: `workflows --all --jsonl | results - --download`
+/// twice into one folder, each listing holding every workflow twice (a
+/// page the server repeated). Every file ends whole under its one name,
+/// each downloaded by one run only, nothing left as `.part`.
+#[test]
+fn two_piped_runs_into_one_folder_share_the_work() {
+    let fake = Fake::start();
+    fake.set_chunk_delay(std::time::Duration::from_millis(2));
+    let listing = cli(&fake, &["--jsonl", "workflows", "--all"])
+        .ok()
+        .stdout
+        .clone();
+    let stdin = format!("{listing}{listing}");
+    let dir = temp_dir("two-pipes");
+    let d = format!("--dir={}", dir.display());
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let cmd =
+                Cli::new(Some(&fake), &["results", "-", "--download", &d, "-j", "3"]).stdin(&stdin);
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    let mut downloaded = 0;
+    for run in runs {
+        let run = run.join().unwrap();
+        run.ok();
+        let counts = run.stdout.lines().last().unwrap().to_string();
+        let n: usize = counts
+            .strip_prefix("downloaded ")
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counts line:{run:?}"));
+        downloaded += n;
+    }
+    let names = files(&dir);
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("_0-2.") || n.contains("-2.")),
+        "{names:?}"
+    );
+    assert_eq!(downloaded, names.len(), "{names:?}");
+    for n in &names {
+        assert!(
+            std::fs::metadata(dir.join(n)).unwrap().len() > 0,
+            "{n} is empty"
+        );
+    }
+}

@@ -29,3 +29,20 @@ fn test_command_reports_connection_and_masks_the_token() {
     assert_eq!(json["apiUrl"], fake.url.as_str());
     assert_eq!(json["workflows"], 1);
 }
+
+/// An API URL with a user and password in it: `test` shows the URL, but
+/// not the password, in text and JSON, as `-v` does not.
+#[test]
+fn test_does_not_show_a_password_in_the_api_url() {
+    let fake = Fake::start();
+    let url = fake.url.replace("http://", "http://user:s3cretpw@");
+    for mode in [None, Some("--json")] {
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.push("test");
+        let run = crate::support::Cli::new(Some(&fake), &args)
+            .env("CIVITAI_API_URL", &url)
+            .run();
+        run.ok().stdout_has("http://[hidden]@127.0.0.1:");
+        assert!(!run.stdout.contains("s3cretpw"), "password shown:{run:?}");
+    }
+}

@@ -69,3 +69,34 @@ fn forbidden_names_the_manager_token_only_for_user() {
     run.code(3);
     assert!(!run.stderr.contains("manager"), "{run:?}");
 }
+
+/// A page whose items are not workflows (numbers, strings, null): every
+/// output mode refuses it before printing any of it, as `workflows`
+/// does, rather than `--jsonl` lines `1`, `"x"` and `null` that a
+/// `| results -` reads as ids (`null` would be asked for as a workflow).
+#[test]
+fn a_page_of_things_that_are_not_workflows_is_refused_whole() {
+    let fake = Fake::start();
+    for mode in [None, Some("--json"), Some("--jsonl")] {
+        fake.script(
+            "/v1/manager/workflows",
+            vec![Reply::json(
+                200,
+                r#"[{"id":"a","status":"succeeded"},1,"x",null]"#,
+            )],
+        );
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        args.extend(["user", "1"]);
+        let run = cli(&fake, &args);
+        run.code(1).stderr_has("not a workflow");
+        assert_eq!(run.stdout, "", "{run:?}");
+    }
+    // Objects without an id are still workflows to print.
+    fake.script(
+        "/v1/manager/workflows",
+        vec![Reply::json(200, r#"[{"status":"succeeded"}]"#)],
+    );
+    let run = cli(&fake, &["user", "1", "--fields=id,status"]);
+    run.ok();
+    assert_eq!(run.stdout, "id\tstatus\n\tsucceeded\n");
+}

@@ -203,3 +203,43 @@ fn the_token_is_never_shown_not_even_in_a_url() {
     );
     assert!(!run.stderr.contains(&wrong[..10]), "{run:?}");
 }
+
+/// A token with characters a URL encodes (`/`, `+`, `=`, as base64 has),
+/// pasted as an id or a filter: `-v` shows the URL, where the token is
+/// percent-encoded; that form is hidden too, as is the token in the
+/// `Filters:` line on stdout.
+#[test]
+fn a_percent_encoded_token_in_a_url_is_hidden() {
+    let fake = Fake::start();
+    let token = "Tok/en+with=chars0123456789";
+    for args in [
+        vec!["-v", "workflow", token],
+        vec!["-v", "workflows", "--query", token, "--tag", token],
+    ] {
+        let run = Cli::new(Some(&fake), &args)
+            .env("CIVITAI_API_TOKEN", token)
+            .run();
+        run.code(3).stderr_has("[hidden]");
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(token), "token shown:{run:?}");
+            assert!(
+                !text.contains("Tok%2Fen%2Bwith"),
+                "encoded token shown:{run:?}"
+            );
+        }
+    }
+}
+
+/// A password in the API URL (`https://user:pw@host`) is a secret too:
+/// `-v` shows the URL without it.
+#[test]
+fn a_password_in_the_api_url_is_not_shown() {
+    let fake = Fake::start();
+    let url = fake.url.replace("http://", "http://user:s3cretpw@");
+    let run = Cli::new(Some(&fake), &["-v", "--retries=0", "workflows", "--take=1"])
+        .env("CIVITAI_API_URL", &url)
+        .run();
+    assert_eq!(request_lines(&run.stderr).len(), 1, "{run:?}");
+    assert!(!run.stderr.contains("s3cretpw"), "password shown:{run:?}");
+    run.stderr_has("http://[hidden]@127.0.0.1:");
+}

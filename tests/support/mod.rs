@@ -162,6 +162,12 @@ impl Cli {
         self
     }
 
+    /// Stdin of any bytes, UTF-8 or not.
+    pub fn stdin_bytes(mut self, data: &[u8]) -> Cli {
+        self.stdin = Some(data.to_vec());
+        self
+    }
+
     pub fn run(mut self) -> Run {
         use std::io::Write;
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
