@@ -13,12 +13,11 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 use time::{OffsetDateTime, UtcOffset};
 
 use super::walk::{self, Resume, Taken};
 use super::Ctx;
-use crate::api::{self, parse_json};
+use crate::api::{self, BlobKind};
 use crate::cli::{help, By, Mode, StatsOpts};
 use crate::dates;
 use crate::error::{Error, Result};
@@ -119,6 +118,12 @@ struct Tally {
     /// `--by`: the rows, and where each key's row is.
     rows: Vec<Row>,
     row_of: HashMap<String, u64>,
+    /// Kept from one workflow to the next, so that counting one allocates
+    /// next to nothing: the reader's buffers, this workflow's sum per currency (by
+    /// the place of the currency in `by_currency`), a `--by` day or hour.
+    reader: api::Reader,
+    charged: Vec<Option<f64>>,
+    key: String,
 }
 
 impl Tally {
@@ -146,6 +151,9 @@ impl Tally {
             reasons: HashMap::new(),
             rows: Vec::new(),
             row_of: HashMap::new(),
+            reader: api::Reader::default(),
+            charged: Vec::new(),
+            key: String::new(),
         }
     }
 
@@ -156,6 +164,8 @@ impl Tally {
     /// Counts a page's workflows until `--limit`; returns how many were
     /// looked at.
     fn page(&mut self, items: &[&RawValue]) -> Result<usize> {
+        // Its lists serve every workflow of the page.
+        let mut w = view::Workflow::default();
         let mut used = 0;
         for item in items {
             if self.full() {
@@ -170,7 +180,7 @@ impl Tally {
                     "the API sent something that is not a workflow in a page of workflows",
                 ));
             }
-            let w = view::Workflow::parse(item.get())?;
+            w.read(item.get())?;
             self.workflow(&w)?;
         }
         Ok(used)
@@ -193,39 +203,29 @@ impl Tally {
         let status = status.unwrap_or(UNKNOWN);
         bump(&mut self.by_status, status, 1);
 
-        let mut types: Vec<&str> = Vec::new();
         let mut files = 0u64;
         for step in &w.steps {
-            let kind = step.kind.as_deref().unwrap_or(UNKNOWN);
-            if !types.contains(&kind) {
-                types.push(kind);
-            }
             if let Some(output) = step.output {
-                files += self.files(output)?;
+                files += self.files(output.get())?;
             }
             if step.status.as_deref() == Some("failed") && status != "succeeded" {
                 self.failed_steps += 1;
-                let step = step.reason_fields()?;
-                let why = api::failure_reason(&step).unwrap_or(NO_REASON);
-                bump_bounded(&mut self.reasons, why);
+                let [metadata, reason, error] = step.why();
+                let why = self.reader.failure_reason(metadata, reason, error)?;
+                bump_bounded(&mut self.reasons, why.unwrap_or(NO_REASON));
             }
         }
-        for t in &types {
-            bump(&mut self.by_step_type, t, 1);
+        // Each step type once, in the order first seen.
+        let kind = |i: usize| w.steps[i].kind.as_deref().unwrap_or(UNKNOWN);
+        let types = (0..w.steps.len()).filter(|&i| (0..i).all(|j| kind(j) != kind(i)));
+        for i in types.clone() {
+            bump(&mut self.by_step_type, kind(i), 1);
         }
 
         let cost = w.cost_total.unwrap_or(0.0);
         self.cost_total += cost;
         if let Some(t) = w.transactions {
-            // `cost_by_currency` reads a workflow's `/transactions/list`.
-            let mut wf = serde_json::Map::new();
-            wf.insert("transactions".into(), parse_json(t.get(), "transactions")?);
-            for (currency, amount) in api::cost_by_currency(&Value::Object(wf)) {
-                match self.by_currency.iter_mut().find(|(c, _)| *c == currency) {
-                    Some((_, sum)) => *sum += amount,
-                    None => self.by_currency.push((currency, amount)),
-                }
-            }
+            self.charges(t.get())?;
         }
 
         if api::is_final_status(status) {
@@ -238,69 +238,83 @@ impl Tally {
         }
 
         if let Some(by) = self.by {
-            let mut keys: Vec<String> = Vec::new();
-            let mut add = |k: &str| {
-                if !keys.iter().any(|x| x == k) {
-                    keys.push(k.to_string());
-                }
-            };
+            let mut row = |key: &str| add_row(&mut self.rows, &mut self.row_of, key, files, cost);
             match by {
-                By::Day => add(&time_key(w.created_at.as_deref(), false)),
-                By::Hour => add(&time_key(w.created_at.as_deref(), true)),
-                By::Status => add(status),
-                By::Type => types.iter().for_each(|t| add(t)),
-                By::Tag => w.tags.iter().for_each(|t| add(t)),
-            }
-            if keys.is_empty() {
-                keys.push(
-                    match by {
-                        By::Tag => "(no tags)",
-                        _ => "(no steps)",
-                    }
-                    .to_string(),
-                );
-            }
-            for key in keys {
-                let i = match self.row_of.get(&key) {
-                    Some(&i) => i as usize,
-                    None => {
-                        self.row_of.insert(key.clone(), self.rows.len() as u64);
-                        self.rows.push(Row {
-                            key,
-                            ..Row::default()
-                        });
-                        self.rows.len() - 1
-                    }
-                };
-                let row = &mut self.rows[i];
-                row.workflows += 1;
-                row.files += files;
-                row.cost += cost;
+                By::Day | By::Hour => {
+                    time_key(&mut self.key, w.created_at.as_deref(), by == By::Hour);
+                    row(&self.key);
+                }
+                By::Status => row(status),
+                By::Type if w.steps.is_empty() => row("(no steps)"),
+                By::Type => types.for_each(|i| row(kind(i))),
+                By::Tag if w.tags.is_empty() => row("(no tags)"),
+                By::Tag => {
+                    let tags = &w.tags;
+                    (0..tags.len())
+                        .filter(|&i| !tags[..i].contains(&tags[i]))
+                        .for_each(|i| row(&tags[i]));
+                }
             }
         }
         Ok(())
     }
 
     /// Counts the files of one step's output; returns how many.
-    fn files(&mut self, output: &RawValue) -> Result<u64> {
-        if output.get() == "null" {
+    fn files(&mut self, output: &str) -> Result<u64> {
+        if output == "null" {
             return Ok(0);
         }
-        let output: Value = parse_json(output.get(), "a step's output")?;
-        let blobs = api::find_blobs(&output);
-        for b in &blobs {
-            match b.kind.as_str() {
-                "image" => self.images += 1,
-                "video" => self.videos += 1,
-                _ => self.others += 1,
+        let mut n = 0;
+        self.reader
+            .each_blob(output, &mut |kind, available, blocked| {
+                n += 1;
+                match kind {
+                    BlobKind::Image => self.images += 1,
+                    BlobKind::Video => self.videos += 1,
+                    BlobKind::Other => self.others += 1,
+                }
+                match blocked.filter(|r| !r.trim().is_empty()) {
+                    Some(why) => bump_bounded(&mut self.blocked, why),
+                    None if !available => self.not_available += 1,
+                    None => {}
+                }
+            })?;
+        Ok(n)
+    }
+
+    /// Adds a workflow's charges (its `transactions`) to the sums per
+    /// currency: summed per currency within the workflow first, then added,
+    /// as `api::cost_by_currency` and a sum over workflows would.
+    fn charges(&mut self, transactions: &str) -> Result<()> {
+        let (sums, charged) = (&mut self.by_currency, &mut self.charged);
+        let known = sums.len();
+        self.reader.each_charge(transactions, &mut |charge| {
+            let Some((currency, amount)) = charge else {
+                // A later list replaces the charges read so far.
+                sums.truncate(known);
+                charged.clear();
+                return;
+            };
+            let i = match sums.iter().position(|(c, _)| c == currency) {
+                Some(i) => i,
+                None => {
+                    sums.push((currency.to_string(), 0.0));
+                    sums.len() - 1
+                }
+            };
+            if charged.len() <= i {
+                charged.resize(i + 1, None);
             }
-            match b.blocked_reason.as_deref().filter(|r| !r.trim().is_empty()) {
-                Some(why) => bump_bounded(&mut self.blocked, why),
-                None if !b.available => self.not_available += 1,
+            charged[i] = Some(charged[i].map_or(amount, |sum| sum + amount));
+        })?;
+        for (i, sum) in charged.drain(..).enumerate() {
+            match sum {
+                Some(sum) if i < known => sums[i].1 += sum,
+                Some(sum) => sums[i].1 = sum,
                 None => {}
             }
         }
-        Ok(blobs.len() as u64)
+        Ok(())
     }
 
     fn report(self, by: Option<By>) -> Report {
@@ -362,6 +376,31 @@ fn by_name(by: By) -> &'static str {
     }
 }
 
+/// One more workflow in the `--by` row of `key`.
+fn add_row(
+    rows: &mut Vec<Row>,
+    row_of: &mut HashMap<String, u64>,
+    key: &str,
+    files: u64,
+    cost: f64,
+) {
+    let i = match row_of.get(key) {
+        Some(&i) => i as usize,
+        None => {
+            row_of.insert(key.to_string(), rows.len() as u64);
+            rows.push(Row {
+                key: key.to_string(),
+                ..Row::default()
+            });
+            rows.len() - 1
+        }
+    };
+    let row = &mut rows[i];
+    row.workflows += 1;
+    row.files += files;
+    row.cost += cost;
+}
+
 fn bump(map: &mut HashMap<String, u64>, key: &str, n: u64) {
     match map.get_mut(key) {
         Some(count) => *count += n,
@@ -410,19 +449,27 @@ fn durations(mut ms: Vec<u32>) -> Durations {
     }
 }
 
-/// `2026-01-21` (or `2026-01-21T22` with the hour) of an API instant, in UTC.
-fn time_key(created: Option<&str>, hour: bool) -> String {
+/// `2026-01-21` (or `2026-01-21T22` with the hour) of an API instant, in
+/// UTC, written into `out`.
+fn time_key(out: &mut String, created: Option<&str>, hour: bool) {
+    use std::fmt::Write as _;
+    out.clear();
     let Some(t) = created
         .and_then(dates::parse_instant)
         .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
     else {
-        return UNKNOWN.to_string();
+        out.push_str(UNKNOWN);
+        return;
     };
-    let day = format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day());
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day()
+    );
     if hour {
-        format!("{day}T{:02}", t.hour())
-    } else {
-        day
+        let _ = write!(out, "T{:02}", t.hour());
     }
 }
 
@@ -480,9 +527,13 @@ impl Drop for Progress {
 /// last wins, as with a `Value`). A step's output, the transactions and the
 /// parts of a failed step that tell why stay raw until they are needed.
 ///
-/// One small visitor picks the wanted keys of an object as raw values; the
-/// values are then read with the parsers the program has anyway (`&str`,
-/// `String`, `f64`, `Vec<&RawValue>`, `Value`), which keeps the binary small.
+/// One pass of one parser over the workflow's text fills a `Workflow` whose
+/// lists are kept from one workflow to the next, so that a count allocates
+/// next to nothing per workflow (musl's allocator gives emptied memory back
+/// to the kernel, and a walk that allocates per workflow spends half its
+/// CPU in mmap and munmap; `make bench` measures it). A small visitor picks the wanted keys of an object
+/// as raw values; the values are then read with the parsers the program has
+/// anyway (`&str`, `String`, `f64`), which keeps the binary small.
 mod view {
     use std::borrow::Cow;
     use std::fmt;
@@ -491,11 +542,10 @@ mod view {
         self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
     };
     use serde_json::value::RawValue;
-    use serde_json::{Map, Value};
 
-    use crate::api::parse_json;
-    use crate::error::Result;
+    use crate::error::{Error, Result};
 
+    #[derive(Default)]
     pub struct Workflow<'a> {
         pub id: Option<Cow<'a, str>>,
         pub status: Option<Cow<'a, str>>,
@@ -535,54 +585,54 @@ mod view {
         "error",
     ];
     const COST_KEYS: &[&str] = &["total"];
+    /// Where the workflow keys read in place are in `WORKFLOW_KEYS`.
+    const TAGS: usize = 4;
+    const COST: usize = 5;
+    const STEPS: usize = 7;
 
     impl<'a> Workflow<'a> {
+        #[cfg(test)]
         pub fn parse(json: &'a str) -> Result<Workflow<'a>> {
-            let [id, status, created, completed, tags, cost, transactions, steps, ..] =
-                pick(json, WORKFLOW_KEYS)?;
-            let steps = list(steps)?
-                .into_iter()
-                .map(|s| {
-                    let [kind, status, output, metadata, reason, error, ..] =
-                        pick(s.get(), STEP_KEYS)?;
-                    Ok(Step {
-                        kind: text(kind),
-                        status: text(status),
-                        output,
-                        why: [metadata, reason, error],
-                    })
+            let mut w = Workflow::default();
+            w.read(json)?;
+            Ok(w)
+        }
+
+        /// Reads one workflow into `self`, in place of the one it held.
+        pub fn read(&mut self, json: &'a str) -> Result<()> {
+            self.id = None;
+            self.status = None;
+            self.created_at = None;
+            self.completed_at = None;
+            self.tags.clear();
+            self.cost_total = None;
+            self.transactions = None;
+            self.steps.clear();
+            let mut d = serde_json::Deserializer::from_str(json);
+            d.deserialize_any(Read::Workflow(self))
+                .and_then(|_| d.end())
+                .map_err(|e| {
+                    Error::other(format!(
+                        "the API sent a body that is not the expected JSON for a workflow: {e}"
+                    ))
                 })
-                .collect::<Result<Vec<Step>>>()?;
-            let cost_total = match cost {
-                Some(c) => number(pick(c.get(), COST_KEYS)?[0]),
-                None => None,
-            };
-            Ok(Workflow {
-                id: text(id),
-                status: text(status),
-                created_at: text(created),
-                completed_at: text(completed),
-                tags: list(tags)?
-                    .into_iter()
-                    .filter_map(|t| text(Some(t)))
-                    .collect(),
-                cost_total,
-                transactions,
-                steps,
-            })
         }
     }
 
-    impl Step<'_> {
-        /// The fields `api::failure_reason` reads, as a step `Value`.
-        pub fn reason_fields(&self) -> Result<Value> {
-            let mut step = Map::new();
-            for (key, raw) in ["metadata", "failureReason", "error"].iter().zip(self.why) {
-                if let Some(raw) = raw {
-                    step.insert(key.to_string(), parse_json(raw.get(), "a failed step")?);
-                }
+    impl<'a> Step<'a> {
+        fn new(picked: Picked<'a>) -> Step<'a> {
+            let [kind, status, output, metadata, reason, error, ..] = picked;
+            Step {
+                kind: text(kind),
+                status: text(status),
+                output,
+                why: [metadata, reason, error],
             }
-            Ok(Value::Object(step))
+        }
+
+        /// The JSON text of its `metadata`, `failureReason` and `error`.
+        pub fn why(&self) -> [Option<&'a str>; 3] {
+            self.why.map(|raw| raw.map(RawValue::get))
         }
     }
 
@@ -606,38 +656,27 @@ mod view {
         numeric.then(|| serde_json::from_str(raw).ok()).flatten()
     }
 
-    /// The items of an array value; anything else has none.
-    fn list(raw: Option<&RawValue>) -> Result<Vec<&RawValue>> {
-        match raw {
-            Some(r) if r.get().starts_with('[') => parse_json(r.get(), "a list in a workflow"),
-            _ => Ok(Vec::new()),
-        }
-    }
-
     /// At most this many keys are picked from one object.
     const MAX_KEYS: usize = 8;
     type Picked<'a> = [Option<&'a RawValue>; MAX_KEYS];
 
-    /// The raw values of `keys` in the object `json` (in the order of
-    /// `keys`); none when it is not an object.
-    fn pick<'a>(json: &'a str, keys: &'static [&'static str]) -> Result<Picked<'a>> {
-        let mut d = serde_json::Deserializer::from_str(json);
-        Pick(keys)
-            .deserialize(&mut d)
-            .and_then(|picked| d.end().map(|()| picked))
-            .map_err(|e| {
-                crate::error::Error::other(format!(
-                    "the API sent a body that is not the expected JSON for a workflow: {e}"
-                ))
-            })
+    /// What a value is read for. Written by hand rather than derived: a
+    /// derived struct refuses a key given twice and a value of the wrong
+    /// type, where a count takes what it can. (One visitor for every use
+    /// keeps the binary small.)
+    enum Read<'w, 'a> {
+        /// The raw values of these keys of an object.
+        Pick(&'static [&'static str]),
+        /// A workflow, from its object.
+        Workflow(&'w mut Workflow<'a>),
+        /// The items of an array (that are strings, for tags).
+        Tags(&'w mut Vec<Cow<'a, str>>),
+        Steps(&'w mut Vec<Step<'a>>),
     }
 
-    /// Written by hand rather than derived: a derived struct refuses a key
-    /// given twice and a value of the wrong type, where a count takes what
-    /// it can.
-    struct Pick(&'static [&'static str]);
+    const NONE: Picked = [None; MAX_KEYS];
 
-    impl<'de> DeserializeSeed<'de> for Pick {
+    impl<'de> DeserializeSeed<'de> for Read<'_, 'de> {
         type Value = Picked<'de>;
 
         fn deserialize<D: Deserializer<'de>>(
@@ -648,7 +687,7 @@ mod view {
         }
     }
 
-    impl<'de> Visitor<'de> for Pick {
+    impl<'de> Visitor<'de> for Read<'_, 'de> {
         type Value = Picked<'de>;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -656,42 +695,79 @@ mod view {
         }
 
         fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_unit<E: de::Error>(self) -> std::result::Result<Picked<'de>, E> {
-            Ok([None; MAX_KEYS])
+            Ok(NONE)
         }
         fn visit_seq<A: SeqAccess<'de>>(
             self,
             mut seq: A,
         ) -> std::result::Result<Picked<'de>, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok([None; MAX_KEYS])
+            match self {
+                Read::Tags(tags) => {
+                    while let Some(raw) = seq.next_element::<&RawValue>()? {
+                        tags.extend(text(Some(raw)));
+                    }
+                }
+                Read::Steps(steps) => {
+                    while let Some(picked) = seq.next_element_seed(Read::Pick(STEP_KEYS))? {
+                        steps.push(Step::new(picked));
+                    }
+                }
+                _ => while seq.next_element::<IgnoredAny>()?.is_some() {},
+            }
+            Ok(NONE)
         }
         fn visit_map<A: MapAccess<'de>>(
-            self,
+            mut self,
             mut map: A,
         ) -> std::result::Result<Picked<'de>, A::Error> {
-            let mut picked = [None; MAX_KEYS];
+            let keys = match self {
+                Read::Pick(keys) => keys,
+                Read::Workflow(_) => WORKFLOW_KEYS,
+                _ => &[],
+            };
+            let mut picked = NONE;
             while let Some(key) = map.next_key::<Key>()? {
-                match self.0.iter().position(|k| *k == key.0) {
-                    Some(i) => picked[i] = Some(map.next_value::<&RawValue>()?),
-                    None => {
+                match (&mut self, keys.iter().position(|k| *k == key.0)) {
+                    // A list is read in place; one given again replaces it.
+                    (Read::Workflow(w), Some(TAGS)) => {
+                        w.tags.clear();
+                        map.next_value_seed(Read::Tags(&mut w.tags))?;
+                    }
+                    (Read::Workflow(w), Some(STEPS)) => {
+                        w.steps.clear();
+                        map.next_value_seed(Read::Steps(&mut w.steps))?;
+                    }
+                    (Read::Workflow(w), Some(COST)) => {
+                        w.cost_total = number(map.next_value_seed(Read::Pick(COST_KEYS))?[0]);
+                    }
+                    (_, Some(i)) => picked[i] = Some(map.next_value::<&RawValue>()?),
+                    (_, None) => {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
+            }
+            if let Read::Workflow(w) = self {
+                let [id, status, created, completed, _, _, transactions, ..] = picked;
+                w.id = text(id);
+                w.status = text(status);
+                w.created_at = text(created);
+                w.completed_at = text(completed);
+                w.transactions = transactions;
             }
             Ok(picked)
         }
@@ -726,7 +802,7 @@ mod view {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// Counts workflows given as values, through their JSON text.
     fn count(t: &mut Tally, w: &Value) {
@@ -860,6 +936,42 @@ mod tests {
         assert_eq!(
             r.by_step_type,
             [("textToImage".to_string(), 2), ("videoGen".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn charges_add_up_as_cost_by_currency_says() {
+        let tx = |t: &str| -> Value {
+            json!({"id": t, "status": "succeeded", "transactions": serde_json::from_str::<Value>(t).unwrap()})
+        };
+        let all = [
+            tx(
+                r#"{"list": [{"amount": 0.1, "accountType": "a"}, {"amount": 0.2, "accountType": "b"},
+                            {"amount": 0.7, "accountType": "a", "type": "credit"}]}"#,
+            ),
+            tx(
+                r#"{"list": [{"amount": 9, "accountType": "c"}], "list": [{"amount": 0.3, "accountType": "b"},
+                            {"amount": 0.1, "accountType": "d"}, {"amount": 0.2, "accountType": "d"}]}"#,
+            ),
+            tx(
+                r#"{"list": [{"amount": 0, "accountType": "e", "type": "credit"}, {"accountType": "f"}]}"#,
+            ),
+            tx(r#"{"list": 5}"#),
+        ];
+        let mut want: Vec<(String, f64)> = Vec::new();
+        for w in &all {
+            for (currency, amount) in api::cost_by_currency(w) {
+                match want.iter_mut().find(|(c, _)| *c == currency) {
+                    Some((_, sum)) => *sum += amount,
+                    None => want.push((currency, amount)),
+                }
+            }
+        }
+        let got = tally(None, &all).by_currency;
+        assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        assert_eq!(
+            got.iter().map(|(c, _)| c.as_str()).collect::<String>(),
+            "abde"
         );
     }
 
@@ -1014,8 +1126,9 @@ mod tests {
                 assert_eq!(a.status.as_deref(), b["status"].as_str());
                 let out: Value = serde_json::from_str(a.output.unwrap().get()).unwrap();
                 assert_eq!(out, b["output"]);
+                let [m, r, e] = a.why();
                 assert_eq!(
-                    api::failure_reason(&a.reason_fields().unwrap()),
+                    api::Reader::default().failure_reason(m, r, e).unwrap(),
                     api::failure_reason(b)
                 );
             }
@@ -1035,8 +1148,9 @@ mod tests {
         assert_eq!(w.cost_total, Some(-2.5));
         assert_eq!(w.steps.len(), 3);
         assert_eq!(w.steps[1].kind.as_deref(), None);
-        let why = w.steps[1].reason_fields().unwrap();
-        assert_eq!(api::failure_reason(&why), Some("boom"));
+        let [m, r, e] = w.steps[1].why();
+        let mut reader = api::Reader::default();
+        assert_eq!(reader.failure_reason(m, r, e).unwrap(), Some("boom"));
         for odd in ["5", "null", "\"w\"", "[1, {\"id\": \"x\"}]"] {
             let w = view::Workflow::parse(odd).unwrap();
             assert!(w.id.as_deref().is_none() && w.steps.is_empty(), "{odd}");
