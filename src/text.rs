@@ -110,9 +110,18 @@ fn forms(secret: Option<&str>) -> Vec<String> {
 /// the bytes that follow). For output that streams in pieces.
 pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) -> usize {
     let (mut i, mut start) = (0, 0);
-    // Only where a secret's first byte is can one begin (a quick scan).
+    // Only where a secret's first byte is can one begin (a quick scan; the
+    // forms of one token share their first byte unless it is encoded).
     let firsts: Vec<u8> = secrets.iter().filter_map(|s| s.bytes().next()).collect();
-    while let Some(p) = bytes[i..].iter().position(|b| firsts.contains(b)) {
+    let one = firsts
+        .first()
+        .copied()
+        .filter(|f| firsts.iter().all(|x| x == f));
+    let next = |from: &[u8]| match one {
+        Some(f) => from.iter().position(|&b| b == f),
+        None => from.iter().position(|b| firsts.contains(b)),
+    };
+    while let Some(p) = next(&bytes[i..]) {
         let at = i + p;
         let rest = &bytes[at..];
         if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_bytes())) {

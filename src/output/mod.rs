@@ -30,6 +30,9 @@ pub fn stdout() -> Out<'static> {
 pub struct Masked<W: Write> {
     inner: W,
     held: Vec<u8>,
+    /// What goes out, reused from write to write (a long walk writes
+    /// tens of megabytes through here).
+    shown: Vec<u8>,
     /// Known at the first write (the token is registered before).
     secrets: Option<Vec<String>>,
     raw: bool,
@@ -40,6 +43,7 @@ impl<W: Write> Masked<W> {
         Masked {
             inner,
             held: Vec::new(),
+            shown: Vec::new(),
             secrets: None,
             raw: false,
         }
@@ -51,12 +55,26 @@ impl<W: Write> Masked<W> {
         self.raw = true;
     }
 
-    fn pass(&mut self, last: bool) -> io::Result<()> {
+    /// Writes out `bytes` (new ones, or the held ones) with the secret
+    /// hidden; returns how many were used (the rest may begin the secret).
+    fn pass(&mut self, bytes: &[u8], last: bool) -> io::Result<usize> {
         let secrets = self.secrets.get_or_insert_with(crate::text::secret_forms);
-        let mut shown = Vec::with_capacity(self.held.len() + 8);
-        let used = crate::text::hide_in(&self.held, secrets, last, &mut shown);
+        if secrets.is_empty() {
+            self.inner.write_all(bytes)?;
+            return Ok(bytes.len());
+        }
+        self.shown.clear();
+        let used = crate::text::hide_in(bytes, secrets, last, &mut self.shown);
+        self.inner.write_all(&self.shown)?;
+        Ok(used)
+    }
+
+    fn pass_held(&mut self, last: bool) -> io::Result<()> {
+        let held = std::mem::take(&mut self.held);
+        let used = self.pass(&held, last)?;
+        self.held = held;
         self.held.drain(..used);
-        self.inner.write_all(&shown)
+        Ok(())
     }
 }
 
@@ -65,13 +83,20 @@ impl<W: Write> Write for Masked<W> {
         if self.raw && self.held.is_empty() {
             return self.inner.write(buf);
         }
-        self.held.extend_from_slice(buf);
-        self.pass(false)?;
+        if self.held.is_empty() {
+            // Straight from the caller's buffer; only a possible start of
+            // the secret at its end is kept for the next write.
+            let used = self.pass(buf, false)?;
+            self.held.extend_from_slice(&buf[used..]);
+        } else {
+            self.held.extend_from_slice(buf);
+            self.pass_held(false)?;
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.pass(true)?;
+        self.pass_held(true)?;
         self.inner.flush()
     }
 }
