@@ -2,12 +2,13 @@
 //! the same code the integration tests start in-process.
 //!
 //! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra]
-//! [--overlap-pages K] [--url-file PATH]
+//! [--overlap-pages K] [--buzz N] [--url-file PATH]
 //!
 //! `--stats N` adds N generated workflows to the store (the `stats`
 //! dataset), `--extra` lists the workflows of `fixtures/workflows/extra/`,
 //! `--overlap-pages K` makes each listing page start K items before the
-//! end of the previous one.
+//! end of the previous one, `--buzz N` leaves N Buzz to spend on submits
+//! (a million by default).
 
 #[path = "fake/mod.rs"]
 mod fake;
@@ -16,6 +17,7 @@ fn main() {
     let mut opts = fake::Options::default();
     let mut url_file = None;
     let mut overlap = 0;
+    let mut buzz = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&arg));
@@ -30,12 +32,16 @@ fn main() {
             "--overlap-pages" => {
                 overlap = value().parse().unwrap_or_else(|_| usage("--overlap-pages"))
             }
+            "--buzz" => buzz = Some(value().parse().unwrap_or_else(|_| usage("--buzz"))),
             "--url-file" => url_file = Some(value()),
             _ => usage(&arg),
         }
     }
     let server = fake::Fake::start_with(opts);
     server.overlap_pages(overlap);
+    if let Some(n) = buzz {
+        server.set_buzz(n);
+    }
     // The URL file is written last: once it is there, so is this line.
     println!(
         "fake orchestrator: API {} CDN {} (token {})",
@@ -52,6 +58,6 @@ fn main() {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra] [--overlap-pages K] [--url-file PATH]");
+    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra] [--overlap-pages K] [--buzz N] [--url-file PATH]");
     std::process::exit(2);
 }

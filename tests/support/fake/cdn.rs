@@ -3,15 +3,19 @@
 //! or pattern bytes, streamed so that large ones need no memory, for the
 //! generated `synthetic-<bytes>.bin` blobs and those of the `stats`
 //! workflows), their content types, `Range: bytes=N-` with 206 and 416,
-//! and the pauses of slow-link tests. Answers only GET and HEAD, and no
-//! token is needed: the signature is the key.
+//! blobs made while running (uploads, outputs of submitted workflows:
+//! `upload.rs`), and the pauses of slow-link tests. `/signed/<blobId>`
+//! answers only GET and HEAD, `/upload/<token>` only POST (`upload.rs`),
+//! and no token is needed: the signature is the key.
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{write_head, write_reply, Reply, Request};
 use super::state::Shared;
+use super::upload;
 
 /// The signed URL of a blob on the CDN at `cdn_url`; `raw_id` as it stood
 /// in the API path (still percent-encoded).
@@ -21,8 +25,22 @@ pub fn signed_url(cdn_url: &str, raw_id: &str) -> String {
 
 /// Whether the CDN has a file for blob `id`.
 pub fn has_blob(shared: &Shared, id: &str) -> bool {
-    generated_size(shared, id).is_some()
-        || shared.fixtures.media.join(id).is_file() && !id.contains('/')
+    blob_content_type(shared, id).is_some()
+}
+
+/// The content type of blob `id`, if the CDN has it.
+pub fn blob_content_type(shared: &Shared, id: &str) -> Option<String> {
+    if let Some(s) = shared.blobs.lock().unwrap().stored.get(id) {
+        return Some(s.content_type.clone());
+    }
+    if generated_size(shared, id).is_some() {
+        return Some(content_type(id, &[]).to_string());
+    }
+    if id.contains('/') {
+        return None;
+    }
+    let data = std::fs::read(shared.fixtures.media.join(id)).ok()?;
+    Some(content_type(id, &data).to_string())
 }
 
 /// Size of a blob made of pattern bytes: `synthetic-<bytes>.bin`, or an
@@ -55,7 +73,7 @@ fn content_type(id: &str, head: &[u8]) -> &'static str {
 }
 
 /// An error the way the CDN's storage words it.
-fn storage_error(status: u16, code: &str) -> Reply {
+pub fn storage_error(status: u16, code: &str) -> Reply {
     let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code></Error>");
     Reply::Full {
         status,
@@ -68,33 +86,55 @@ fn storage_error(status: u16, code: &str) -> Reply {
 /// generated files need no memory.
 pub fn serve(req: &Request, shared: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
     let seg = req.segments();
-    let (Some("signed"), Some(id), 2) = (seg.first().map(String::as_str), seg.get(1), seg.len())
-    else {
-        return write_reply(
-            stream,
-            &req.method,
-            Reply::html(404, "<html><body>Not Found</body></html>"),
-        );
+    let (first, id) = match (seg.first().map(String::as_str), seg.get(1), seg.len()) {
+        (Some(first @ ("signed" | "upload")), Some(id), 2) => (first, id),
+        _ => {
+            return write_reply(
+                stream,
+                &req.method,
+                Reply::html(404, "<html><body>Not Found</body></html>"),
+            )
+        }
     };
-    if !matches!(req.method.as_str(), "GET" | "HEAD") {
-        let reply = storage_error(405, "MethodNotAllowed").header("Allow", "GET, HEAD");
+    let allowed = if first == "upload" {
+        "POST"
+    } else {
+        "GET, HEAD"
+    };
+    if !allowed.split(", ").any(|m| m == req.method) {
+        let reply = storage_error(405, "MethodNotAllowed").header("Allow", allowed);
         return write_reply(stream, &req.method, reply);
     }
-    let (len, data): (u64, Option<Vec<u8>>) = match generated_size(shared, id) {
-        Some(n) => (n, None),
-        None => match std::fs::read(shared.fixtures.media.join(id)) {
-            Ok(d) if !id.contains('/') => (d.len() as u64, Some(d)),
-            _ => return write_reply(stream, &req.method, storage_error(404, "NoSuchKey")),
+    if first == "upload" {
+        return write_reply(stream, &req.method, upload::receive(req, shared, id));
+    }
+    let stored = shared
+        .blobs
+        .lock()
+        .unwrap()
+        .stored
+        .get(id.as_str())
+        .map(|s| (s.bytes.clone(), s.content_type.clone()));
+    let (len, data, ctype): (u64, Option<Arc<Vec<u8>>>, String) = match stored {
+        Some((bytes, ctype)) => (bytes.len() as u64, Some(bytes), ctype),
+        None => match generated_size(shared, id) {
+            Some(n) => (n, None, content_type(id, &[]).to_string()),
+            None => match std::fs::read(shared.fixtures.media.join(id)) {
+                Ok(d) if !id.contains('/') => {
+                    let ctype = content_type(id, &d).to_string();
+                    (d.len() as u64, Some(Arc::new(d)), ctype)
+                }
+                _ => return write_reply(stream, &req.method, storage_error(404, "NoSuchKey")),
+            },
         },
     };
-    let ctype = content_type(id, data.as_deref().unwrap_or(&[]));
     let start = req
         .header("range")
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))
         .and_then(|n| n.parse::<u64>().ok());
     let mut headers = vec![
-        ("Content-Type".to_string(), ctype.to_string()),
+        ("Content-Type".to_string(), ctype),
         ("Accept-Ranges".to_string(), "bytes".to_string()),
         ("ETag".to_string(), format!("\"{len:x}\"")),
     ];

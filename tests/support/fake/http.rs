@@ -55,12 +55,12 @@ impl Request {
             .collect()
     }
 
-    /// Path segments, decoded.
+    /// Path segments, percent-decoded (a `+` in a path is a `+`).
     pub fn segments(&self) -> Vec<String> {
         self.raw_path
             .trim_start_matches('/')
             .split('/')
-            .map(decode)
+            .map(decode_path)
             .collect()
     }
 
@@ -328,6 +328,15 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
 
 /// Percent-decoding (and `+` as a space), as for a query string.
 pub fn decode(s: &str) -> String {
+    percent_decode(s, true)
+}
+
+/// Percent-decoding of a path segment: `+` stays a `+`.
+pub fn decode_path(s: &str) -> String {
+    percent_decode(s, false)
+}
+
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -343,7 +352,11 @@ pub fn decode(s: &str) -> String {
                 continue;
             }
         }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        out.push(if plus_is_space && bytes[i] == b'+' {
+            b' '
+        } else {
+            bytes[i]
+        });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -421,6 +434,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         409 => "Conflict",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",

@@ -12,8 +12,33 @@
 //! This module owns the [`Fake`] handle (start, script, inspect) and the
 //! connection loop: accept, read, record, then a scripted reply or a
 //! route. The parts: `http` (reading requests, writing replies), `routes`
-//! (the API), `cdn` (the CDN host), `state` (fixtures and what changes),
-//! `stats` (the generated dataset of [`Options::stats`]).
+//! (the API), `writes` (submit, cancel, delete, tags: the write side),
+//! `template` (a submit's body, checked and priced), `upload` (upload
+//! URLs, uploads, blobs made while running, a blob's refresh), `cdn` (the
+//! CDN host), `state` (fixtures and what changes), `stats` (the generated
+//! dataset of [`Options::stats`]).
+//!
+//! The write side is stateful, as the API is: a submitted workflow is
+//! stored (listed, read, its steps and jobs served), charged, and moves on
+//! with each read of it until it ends as its template's `metadata.fake`
+//! says (`{"end": "failed", "reads": 5}`; by default `succeeded` after 2
+//! reads), its outputs then on the CDN; a cancel, a tag, a delete change
+//! what every later read sees. `writes.rs` says exactly how, and what the
+//! fake decided where API.md does not say. The knobs:
+//! - [`Fake::set_buzz`]`(n)`: the Buzz left (a million by default); a
+//!   submit that costs more is `403 "Insufficient buzz"`, a whatif says
+//!   `insufficientBuzz: true`; [`Fake::buzz`] reads it (charges and
+//!   refunds move it);
+//! - [`Fake::drop_after_create`]`(n)`: the next n submits that make a
+//!   workflow store it, then close the connection without an answer
+//!   (exactly-once tests); [`Fake::submits`] counts the workflows made;
+//! - [`Fake::cancel_ended_answers_204`]`(on)`: a cancel of a workflow that
+//!   has ended answers `204` and changes nothing, instead of `400`;
+//! - [`Fake::set_wait_tick`]`(d)`: the real time one second of `wait`
+//!   takes (50 ms by default; each tick is one more read);
+//! - [`Fake::set_upload_limit`]`(bytes)`: uploads above it are `413` (32
+//!   MiB by default); [`Fake::uploads`] gives every upload received, bytes
+//!   and headers.
 //!
 //! What it holds besides the listed fixture workflows:
 //! - every job of every fixture workflow answers
@@ -45,6 +70,9 @@ mod http;
 mod routes;
 mod state;
 mod stats;
+mod template;
+mod upload;
+mod writes;
 
 use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
@@ -62,6 +90,10 @@ pub use cdn::pattern_byte;
 pub use http::{decode, read_all, Reply, Request, MAX_BODY};
 #[allow(unused_imports)]
 pub use state::fixtures_dir;
+#[allow(unused_imports)]
+pub use upload::{Upload, DEFAULT_UPLOAD_LIMIT};
+#[allow(unused_imports)]
+pub use writes::{DEFAULT_BUZZ, DEFAULT_WAIT_TICK};
 
 use state::Shared;
 
@@ -215,6 +247,57 @@ impl Fake {
     /// Bytes of a fixture media file.
     pub fn media(&self, blob_id: &str) -> Vec<u8> {
         std::fs::read(self.shared.fixtures.media.join(blob_id)).unwrap()
+    }
+
+    /// Sets the Buzz left to `n`: a submit that costs more is refused with
+    /// `403 "Insufficient buzz"`, a whatif says `insufficientBuzz: true`.
+    pub fn set_buzz(&self, n: u64) {
+        self.shared.live.lock().unwrap().buzz = n;
+    }
+
+    /// The Buzz left: [`DEFAULT_BUZZ`] less what submits were charged,
+    /// plus refunds.
+    pub fn buzz(&self) -> u64 {
+        self.shared.live.lock().unwrap().buzz
+    }
+
+    /// How many workflows submits have made (not whatifs, not the replays
+    /// of an `externalId`), dropped connections included.
+    pub fn submits(&self) -> usize {
+        self.shared.live.lock().unwrap().submits
+    }
+
+    /// The next `n` submits that make a workflow make and store it, then
+    /// close the connection without answering (a whatif, a replay of an
+    /// `externalId` and a refused submit do not count).
+    pub fn drop_after_create(&self, n: usize) {
+        self.shared.drop_after_create.store(n, Ordering::SeqCst);
+    }
+
+    /// With `on`, a cancel of a workflow that has already ended answers
+    /// `204` and changes nothing; without (the default), `400`
+    /// ProblemDetails "Workflow has already completed". API.md leaves it
+    /// open.
+    pub fn cancel_ended_answers_204(&self, on: bool) {
+        self.shared.cancel_ended_204.store(on, Ordering::SeqCst);
+    }
+
+    /// The real time one second of `wait` takes ([`DEFAULT_WAIT_TICK`]
+    /// unless set); each tick is one more read of the workflow.
+    pub fn set_wait_tick(&self, d: Duration) {
+        *self.shared.wait_tick.lock().unwrap() = d;
+    }
+
+    /// Uploads larger than `bytes` are refused with `413`
+    /// ([`DEFAULT_UPLOAD_LIMIT`] unless set).
+    pub fn set_upload_limit(&self, bytes: usize) {
+        self.shared.blobs.lock().unwrap().limit = bytes;
+    }
+
+    /// Every `POST` to an upload URL that reached the route (refused ones
+    /// too), in order: its bytes, all its headers, its status and blob.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.blobs.lock().unwrap().uploads.clone()
     }
 }
 

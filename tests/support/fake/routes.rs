@@ -4,16 +4,34 @@
 //! listing (filters, order, `take`/`cursor` paging, overlapping pages on
 //! demand, generated workflows for long walks), one workflow, one step, one
 //! job, the manager listing and its validation, and the blob redirect to a
-//! signed CDN URL.
+//! signed CDN URL. The writes (submit, cancel and updates, delete, tags,
+//! step metadata) are in `writes.rs`, the upload URL and a blob's refresh
+//! in `upload.rs`.
+//!
+//! | path | methods |
+//! |---|---|
+//! | `/v2/consumer/workflows` | GET, HEAD, POST |
+//! | `/v2/consumer/workflows/{id}` | GET, HEAD, PUT, DELETE |
+//! | `/v2/consumer/workflows/{id}/steps/{name}` | GET, HEAD, PUT |
+//! | `/v2/consumer/workflows/{id}/tags` | POST, DELETE |
+//! | `/v2/consumer/workflows/{id}/tags/{tag}` | DELETE |
+//! | `/v1/consumer/jobs/{id}` | GET, HEAD |
+//! | `/v1/manager/workflows` | GET, HEAD |
+//! | `/v2/consumer/blobs/upload` | GET, HEAD |
+//! | `/v2/consumer/blobs/{id}` | GET, HEAD |
+//! | `/v2/consumer/blobs/{id}/refresh` | POST |
+//!
+//! (`PATCH` of a workflow, JSON Patch, is not served: 405.)
 
 use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
-use super::cdn;
 use super::http::{Reply, Request};
 use super::state::Shared;
+use super::template::Errors;
 use super::TOKEN;
+use super::{cdn, upload, writes};
 
 /// The paths the API serves.
 enum Route<'a> {
@@ -23,12 +41,20 @@ enum Route<'a> {
     Workflow(&'a str),
     /// `/v2/consumer/workflows/{id}/steps/{name}`
     Step(&'a str, &'a str),
+    /// `/v2/consumer/workflows/{id}/tags`
+    Tags(&'a str),
+    /// `/v2/consumer/workflows/{id}/tags/{tag}`
+    Tag(&'a str, &'a str),
     /// `/v1/consumer/jobs/{id}`
     Job(&'a str),
     /// `/v1/manager/workflows`
     ManagerWorkflows,
+    /// `/v2/consumer/blobs/upload`
+    Upload,
     /// `/v2/consumer/blobs/{id}`
     Blob(&'a str),
+    /// `/v2/consumer/blobs/{id}/refresh`
+    Refresh(&'a str),
 }
 
 impl<'a> Route<'a> {
@@ -38,9 +64,13 @@ impl<'a> Route<'a> {
             ["v2", "consumer", "workflows"] => Route::Workflows,
             ["v2", "consumer", "workflows", id] => Route::Workflow(id),
             ["v2", "consumer", "workflows", id, "steps", name] => Route::Step(id, name),
+            ["v2", "consumer", "workflows", id, "tags"] => Route::Tags(id),
+            ["v2", "consumer", "workflows", id, "tags", tag] => Route::Tag(id, tag),
             ["v1", "consumer", "jobs", id] => Route::Job(id),
             ["v1", "manager", "workflows"] => Route::ManagerWorkflows,
+            ["v2", "consumer", "blobs", "upload"] => Route::Upload,
             ["v2", "consumer", "blobs", id] => Route::Blob(id),
+            ["v2", "consumer", "blobs", id, "refresh"] => Route::Refresh(id),
             _ => return None,
         })
     }
@@ -48,7 +78,17 @@ impl<'a> Route<'a> {
     /// The methods the fake answers on this path; any other gets 405. A
     /// HEAD is answered as its GET, without the body.
     fn methods(&self) -> &'static [&'static str] {
-        &["GET", "HEAD"]
+        match self {
+            Route::Workflows => &["GET", "HEAD", "POST"],
+            Route::Workflow(_) => &["GET", "HEAD", "PUT", "DELETE"],
+            Route::Step(..) => &["GET", "HEAD", "PUT"],
+            Route::Tags(_) => &["POST", "DELETE"],
+            Route::Tag(..) => &["DELETE"],
+            Route::Refresh(_) => &["POST"],
+            Route::Job(_) | Route::ManagerWorkflows | Route::Upload | Route::Blob(_) => {
+                &["GET", "HEAD"]
+            }
+        }
     }
 }
 
@@ -66,12 +106,21 @@ pub fn route(req: &Request, shared: &Shared) -> Reply {
     if !allowed.contains(&req.method.as_str()) {
         return method_not_allowed(req, allowed);
     }
+    let method = req.method.as_str();
     match route {
+        Route::Workflows if method == "POST" => writes::submit(req, shared),
         Route::Workflows => list_workflows(req, shared),
-        Route::Workflow(id) => match shared.workflows.lock().unwrap().get(id) {
-            Some(w) => ok_json(w),
-            None => not_found(&format!("Workflow {id}")),
+        Route::Workflow(id) => match method {
+            "PUT" => writes::update(req, shared, id),
+            "DELETE" => writes::delete(shared, id),
+            _ => writes::read(req, shared, id),
         },
+        Route::Step(id, name) if method == "PUT" => writes::step_metadata(req, shared, id, name),
+        Route::Tags(id) if method == "POST" => writes::add_tag(req, shared, id),
+        Route::Tags(id) => writes::remove_tags(shared, id, None),
+        Route::Tag(id, tag) => writes::remove_tags(shared, id, Some(tag)),
+        Route::Upload => upload::issue(shared),
+        Route::Refresh(id) => upload::refresh(shared, id),
         Route::Step(id, name) => {
             let step = shared.workflows.lock().unwrap().get(id).and_then(|w| {
                 w["steps"]
@@ -85,8 +134,8 @@ pub fn route(req: &Request, shared: &Shared) -> Reply {
                 None => not_found(&format!("Step {name} of workflow {id}")),
             }
         }
-        Route::Job(id) => match shared.fixtures.jobs.get(id) {
-            Some(j) => ok_json(j),
+        Route::Job(id) => match writes::job(shared, id) {
+            Some(j) => ok_json(&j),
             None => not_found(&format!("Job {id}")),
         },
         Route::ManagerWorkflows => manager_workflows(req, shared),
@@ -94,11 +143,11 @@ pub fn route(req: &Request, shared: &Shared) -> Reply {
     }
 }
 
-fn ok_json(v: &Value) -> Reply {
+pub(super) fn ok_json(v: &Value) -> Reply {
     Reply::json(200, &serde_json::to_string_pretty(v).unwrap())
 }
 
-fn not_found(what: &str) -> Reply {
+pub(super) fn not_found(what: &str) -> Reply {
     Reply::problem(404, "Not Found", &format!("{what} could not be found"))
 }
 
@@ -131,11 +180,18 @@ fn method_not_allowed(req: &Request, allowed: &[&str]) -> Reply {
 }
 
 fn validation(field: &str, msg: &str) -> Reply {
+    let mut errors = Errors::new();
+    errors.insert(field.into(), vec![msg.into()]);
+    validation_errors(&errors)
+}
+
+/// A `400` ValidationProblemDetails with these `errors`.
+pub(super) fn validation_errors(errors: &Errors) -> Reply {
     let doc = json!({
         "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
         "title": "One or more validation errors occurred.",
         "status": 400,
-        "errors": {field: [msg]},
+        "errors": errors,
         "traceId": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
     });
     Reply::Full {

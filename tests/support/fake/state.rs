@@ -4,17 +4,24 @@
 //! blobs; and the state that changes while it runs: the workflows by id in
 //! creation order (a store that later writes can add to), the requests
 //! recorded, the scripted replies waiting per path, and the knobs and
-//! counters of slow-network, concurrency and paging tests.
+//! counters of slow-network, concurrency and paging tests; and the write
+//! side's state (`writes::Live`: submitted workflows, idempotency keys,
+//! Buzz; `upload::Blobs`: blobs made while running, upload URLs, uploads).
+//!
+//! Lock order, to never deadlock: `workflows`, then `live`, then `blobs`
+//! (a thread holding one never waits for an earlier one).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::http::{Reply, Request};
+use super::upload::Blobs;
+use super::writes::Live;
 use super::{stats, Options};
 
 /// The folder of fixtures: `fixtures/` at the crate's root.
@@ -61,6 +68,24 @@ impl Workflows {
     /// Listed or unlisted.
     pub fn get(&self, id: &str) -> Option<&Value> {
         self.by_id.get(id).or_else(|| self.unlisted.get(id))
+    }
+
+    /// Listed or unlisted, to change in place (listed or not it stays).
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        match self.by_id.get_mut(id) {
+            Some(w) => Some(w),
+            None => self.unlisted.get_mut(id),
+        }
+    }
+
+    /// Takes a workflow out of the store (a delete): no read finds it and
+    /// the listing leaves it out.
+    pub fn remove(&mut self, id: &str) -> Option<Value> {
+        if let Some(w) = self.by_id.remove(id) {
+            self.order.retain(|x| x != id);
+            return Some(w);
+        }
+        self.unlisted.remove(id)
     }
 
     /// Adds a workflow (by its `id`) after the others, or replaces the one
@@ -130,6 +155,18 @@ pub struct Shared {
     /// the most at once.
     pub api_inflight: AtomicUsize,
     pub api_max_inflight: AtomicUsize,
+    /// The write side: submitted workflows, keys, Buzz, the fake clock.
+    pub live: Mutex<Live>,
+    /// Blobs made while running, upload URLs and uploads.
+    pub blobs: Mutex<Blobs>,
+    /// The next this many submits that create a workflow close the
+    /// connection instead of answering.
+    pub drop_after_create: AtomicUsize,
+    /// A cancel of a workflow that has ended answers 204 (no change)
+    /// instead of 400.
+    pub cancel_ended_204: AtomicBool,
+    /// The real time one second of `wait` takes.
+    pub wait_tick: Mutex<Duration>,
     /// Each `next` cursor of the listing starts this many items before the
     /// end of the page just served (0: pages do not overlap).
     pub overlap: AtomicUsize,
@@ -171,6 +208,11 @@ impl Shared {
             api_delay: Mutex::new(Duration::ZERO),
             api_inflight: AtomicUsize::new(0),
             api_max_inflight: AtomicUsize::new(0),
+            live: Mutex::new(Live::default()),
+            blobs: Mutex::new(Blobs::default()),
+            drop_after_create: AtomicUsize::new(0),
+            cancel_ended_204: AtomicBool::new(false),
+            wait_tick: Mutex::new(super::writes::DEFAULT_WAIT_TICK),
             overlap: AtomicUsize::new(0),
         }
     }

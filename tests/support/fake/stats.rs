@@ -51,14 +51,14 @@ fn start_ms() -> i64 {
 
 /// splitmix64, seeded per workflow so that workflow `i` does not depend on
 /// how many come after it (only its time slot does).
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn for_workflow(i: usize) -> Rng {
+    pub(super) fn for_workflow(i: usize) -> Rng {
         Rng(0x5EED_C1F1_7A15_0001 ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
     }
 
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -66,7 +66,7 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
@@ -79,25 +79,25 @@ impl Rng {
         self.below(100) < percent
     }
 
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(super) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
     }
 
-    fn hex(&mut self, digits: usize) -> String {
+    pub(super) fn hex(&mut self, digits: usize) -> String {
         (0..digits)
             .map(|_| char::from_digit(self.below(16) as u32, 16).unwrap())
             .collect()
     }
 
     /// A blob id as the API makes them: 26 Crockford base32 characters.
-    fn blob_key(&mut self) -> String {
+    pub(super) fn blob_key(&mut self) -> String {
         const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
         (0..26)
             .map(|_| ALPHABET[self.below(32) as usize] as char)
             .collect()
     }
 
-    fn uuid_v4(&mut self) -> String {
+    pub(super) fn uuid_v4(&mut self) -> String {
         let variant = self.pick(&['8', '9', 'a', 'b']);
         format!(
             "{}-{}-4{}-{variant}{}-{}",
@@ -113,7 +113,7 @@ impl Rng {
 // Dates, without a clock or a date library.
 
 /// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -159,26 +159,26 @@ fn parts(ms: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
 }
 
 /// `2026-01-21T22:21:26.332Z`
-fn iso(ms: i64) -> String {
+pub(super) fn iso(ms: i64) -> String {
     let (y, mo, d, h, mi, s, f) = parts(ms);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}Z")
 }
 
 /// `2026-01-22T22:21:41Z`, as `urlExpiresAt`.
-fn iso_seconds(ms: i64) -> String {
+pub(super) fn iso_seconds(ms: i64) -> String {
     let (y, mo, d, h, mi, s, _) = parts(ms);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 /// The v1 workflow id of a workflow created at `ms`, as the fixture jobs
 /// have it: `8484131-20260121222126332`.
-fn v1_workflow_id(ms: i64) -> String {
+pub(super) fn v1_workflow_id(ms: i64) -> String {
     let (y, mo, d, h, mi, s, f) = parts(ms);
     format!("8484131-{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{f:03}")
 }
 
 /// A .NET TimeSpan: `00:00:14.8700000`.
-fn timespan(ms: i64) -> String {
+pub(super) fn timespan(ms: i64) -> String {
     let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
     format!("{h:02}:{m:02}:{s:02}.{f:03}0000")
 }
@@ -250,7 +250,7 @@ const KINDS: &[&[(&str, &str)]] = &[
     ],
 ];
 
-fn v1_type(step_type: &str) -> &'static str {
+pub(super) fn v1_type(step_type: &str) -> &'static str {
     match step_type {
         "textToImage" => "TextToImageV2",
         "imageGen" => "Flux2ImageGen",
