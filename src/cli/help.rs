@@ -203,6 +203,96 @@ Examples:
   civitai-orch blob JNFDW54JNTATNW42HACYCWSQP0.jpeg --download --dir=out",
     },
     CommandSpec {
+        name: "submit",
+        aliases: &[],
+        usage: "civitai-orch submit <file>|- [--tag=T]... [--whatif] [--max-cost=N] \
+[--external-id=ID] [--wait[=SECS]] [--download [--dir=PATH] [-j N]]",
+        summary: "run a workflow from a template (spends Buzz)",
+        details: "\
+The template is a JSON object with a non-empty \"steps\" array (see the
+API's workflow templates); anything else is refused before sending.
+
+--whatif prints the cost estimate and runs nothing. --max-cost=N
+estimates first and refuses (exit 2) when the total is over N. Every
+submit carries an idempotency key (--external-id, or one made for it and
+named on stderr): a submit whose answer was lost is sent again safely and
+gives the same workflow. --wait holds with the API's own wait, then polls
+as 'workflow --wait' does (exit 7 when it did not succeed, 8 when SECS
+passed); --download then saves its files as 'results --download' does.
+
+A 400 prints one line per field error (exit 2); a 403, usually not
+enough Buzz, exits 3.
+
+Examples:
+  civitai-orch submit template.json --whatif
+  civitai-orch submit template.json --max-cost=50 --wait=300 --download",
+    },
+    CommandSpec {
+        name: "cancel",
+        aliases: &[],
+        usage: "civitai-orch cancel <workflowId>...|- [-j N]",
+        summary: "cancel workflows that are still running",
+        details: "\
+A workflow that has already ended is reported with its final status, not
+as a failure. Several ids or - work as for 'workflow'.
+
+Example:
+  civitai-orch cancel 0-019be480-1111-7e44-a1b2-c3d4e5f60718",
+    },
+    CommandSpec {
+        name: "delete",
+        aliases: &[],
+        usage: "civitai-orch delete <workflowId>...|- --yes [-j N]",
+        summary: "delete workflows (needs --yes)",
+        details: "\
+Without --yes nothing is deleted: it says what would be (exit 2).
+Several ids or - work as for 'workflow'.
+
+Example:
+  civitai-orch delete 0-019be481-2222-7f55-b2c3-d4e5f6071829 --yes",
+    },
+    CommandSpec {
+        name: "tag",
+        aliases: &[],
+        usage: "civitai-orch tag <workflowId> [--add=T]... [--remove=T]... [--clear]",
+        summary: "add or remove a workflow's tags",
+        details: "\
+--clear removes every tag first, then --add and --remove apply. Prints
+the tags after the change.
+
+Example:
+  civitai-orch tag 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --add=project:x",
+    },
+    CommandSpec {
+        name: "upload",
+        aliases: &[],
+        usage: "civitai-orch upload <file> [--type=MIME]",
+        summary: "upload a file as a blob for a template's input",
+        details: "\
+Asks the API for a signed upload URL, then sends the file to it streamed
+from disk, without the token. Prints the blob id and URL (--json: the
+blob).
+
+Example:
+  civitai-orch upload photo.jpg",
+    },
+    CommandSpec {
+        name: "api",
+        aliases: &[],
+        usage: "civitai-orch api [METHOD] <path> [--body=FILE|-] [-f K=V]... \
+[-H 'N: V']... [-i] [--paginate]",
+        summary: "send any request to the API, with the token and retries",
+        details: "\
+PATH is relative to the API URL (a URL of another host is refused). The
+answer's body goes to stdout as it came; the exit code follows the
+status as for every command. GET, PUT and DELETE are retried as reads
+are; a POST only when it provably was not processed.
+
+Examples:
+  civitai-orch api /v2/consumer/workflows -f take=1
+  civitai-orch api POST /v2/consumer/workflows --body=template.json",
+    },
+    CommandSpec {
         name: "completions",
         aliases: &[],
         usage: "civitai-orch completions <bash|zsh|fish>",

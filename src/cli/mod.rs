@@ -77,6 +77,12 @@ pub enum Command {
     Stats(StatsOpts),
     Results(ResultsOpts),
     Blob(BlobOpts),
+    Submit(SubmitOpts),
+    Cancel(IdsOpts),
+    Delete(DeleteOpts),
+    Tag(TagOpts),
+    Upload(UploadOpts),
+    Api(ApiOpts),
     Completions(String),
 }
 
@@ -161,6 +167,69 @@ pub enum By {
     Status,
 }
 
+/// `submit FILE|-`.
+#[derive(Debug, PartialEq)]
+pub struct SubmitOpts {
+    /// The template's path, or `-` for stdin.
+    pub file: String,
+    pub tags: Vec<String>,
+    pub whatif: bool,
+    pub max_cost: Option<f64>,
+    pub external_id: Option<String>,
+    pub wait: Option<u64>,
+    /// `--download [--dir] [-j] [--force] [--nsfw]` after the wait.
+    pub results: Option<ResultsOpts>,
+}
+
+/// The API's limits on a workflow's tags.
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_LEN: usize = 200;
+
+/// `cancel`: ids, or `-`.
+#[derive(Debug, PartialEq)]
+pub struct IdsOpts {
+    pub ids: Vec<String>,
+    pub jobs: usize,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct DeleteOpts {
+    pub ids: Vec<String>,
+    pub jobs: usize,
+    pub yes: bool,
+}
+
+/// `tag ID [--add T]... [--remove T]... [--clear]`.
+#[derive(Debug, PartialEq)]
+pub struct TagOpts {
+    pub id: String,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    pub clear: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct UploadOpts {
+    pub file: PathBuf,
+    pub content_type: Option<String>,
+}
+
+/// `api [METHOD] PATH`.
+#[derive(Debug, PartialEq)]
+pub struct ApiOpts {
+    /// Upper case; `None`: GET, or POST with a body.
+    pub method: Option<String>,
+    pub path: String,
+    /// `--body FILE|-`.
+    pub body: Option<String>,
+    /// `-f key=value`, in order.
+    pub params: Vec<(String, String)>,
+    /// `-H 'Name: value'`, in order.
+    pub headers: Vec<(String, String)>,
+    pub include: bool,
+    pub paginate: bool,
+}
+
 #[derive(Debug, PartialEq)]
 pub struct ResultsOpts {
     pub workflow_ids: Vec<String>,
@@ -218,6 +287,19 @@ struct Raw {
     flagged: bool,
     threshold: Option<f64>,
     by: Option<By>,
+    whatif: bool,
+    max_cost: Option<f64>,
+    external_id: Option<String>,
+    yes: bool,
+    add: Vec<String>,
+    remove: Vec<String>,
+    clear: bool,
+    content_type: Option<String>,
+    body: Option<String>,
+    params: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    include: bool,
+    paginate: bool,
 }
 
 /// Parses the whole argv (program name first).
@@ -396,6 +478,19 @@ fn set(
         OptId::Flagged => raw.flagged = true,
         OptId::Threshold => raw.threshold = Some(threshold(&text(value(p)?)?)?),
         OptId::By => raw.by = Some(by(&text(value(p)?)?)?),
+        OptId::Whatif => raw.whatif = true,
+        OptId::MaxCost => raw.max_cost = Some(max_cost(&text(value(p)?)?)?),
+        OptId::ExternalId => raw.external_id = Some(external_id(text(value(p)?)?)?),
+        OptId::Yes => raw.yes = true,
+        OptId::Add => raw.add.push(tag_value(text(value(p)?)?)?),
+        OptId::Remove => raw.remove.push(tag_value(text(value(p)?)?)?),
+        OptId::Clear => raw.clear = true,
+        OptId::Type => raw.content_type = Some(content_type(text(value(p)?)?)?),
+        OptId::Body => raw.body = Some(text(value(p)?)?),
+        OptId::Field => raw.params.push(param(&text(value(p)?)?)?),
+        OptId::Header => raw.headers.push(header(&text(value(p)?)?)?),
+        OptId::Include => raw.include = true,
+        OptId::Paginate => raw.paginate = true,
     }
     Ok(())
 }
@@ -540,6 +635,34 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
             threshold: raw.threshold.unwrap_or(DEFAULT_THRESHOLD),
         }),
         "results" => results(raw, &mut args)?,
+        "submit" => submit(raw, &mut args)?,
+        "cancel" => Command::Cancel(IdsOpts {
+            ids: args.ids("<workflowId>")?,
+            jobs: jobs(&raw)?,
+        }),
+        "delete" => Command::Delete(DeleteOpts {
+            ids: args.ids("<workflowId>")?,
+            jobs: jobs(&raw)?,
+            yes: raw.yes,
+        }),
+        "tag" => {
+            if raw.add.is_empty() && raw.remove.is_empty() && !raw.clear {
+                return Err(Error::usage(
+                    "say what to change: --add=T, --remove=T or --clear",
+                ));
+            }
+            Command::Tag(TagOpts {
+                id: args.id("<workflowId>")?,
+                add: raw.add,
+                remove: raw.remove,
+                clear: raw.clear,
+            })
+        }
+        "upload" => Command::Upload(UploadOpts {
+            file: args.id("<file>")?.into(),
+            content_type: raw.content_type,
+        }),
+        "api" => api(raw, &mut args)?,
         "blob" => blob(raw, &mut args)?,
         "completions" => match args.next_text()?.as_deref() {
             Some(s @ ("bash" | "zsh" | "fish")) => Command::Completions(s.to_string()),
@@ -619,6 +742,170 @@ fn results(raw: Raw, args: &mut Args) -> Result<Command> {
         force: raw.force,
         nsfw: raw.nsfw,
     }))
+}
+
+fn submit(mut raw: Raw, args: &mut Args) -> Result<Command> {
+    needs_download(&raw, raw.download)?;
+    if raw.download && raw.wait.is_none() {
+        return Err(Error::usage(
+            "--download needs --wait: the files exist once the workflow has ended",
+        ));
+    }
+    if raw.whatif && (raw.wait.is_some() || raw.download || raw.max_cost.is_some()) {
+        return Err(Error::usage(
+            "--whatif only estimates: --wait, --download and --max-cost do not apply",
+        ));
+    }
+    if raw.whatif && raw.external_id.is_some() {
+        return Err(Error::usage(
+            "--whatif never sends an idempotency key (the API would spend it on the estimate)",
+        ));
+    }
+    let tags = std::mem::take(&mut raw.filters.tags);
+    for t in &tags {
+        tag_value(t.clone())?;
+    }
+    let file = args.id("<file>")?;
+    let results = raw.download.then(|| -> Result<ResultsOpts> {
+        Ok(ResultsOpts {
+            workflow_ids: Vec::new(),
+            download: true,
+            dir: raw.dir.clone(),
+            jobs: jobs(&raw)?,
+            force: raw.force,
+            nsfw: raw.nsfw,
+        })
+    });
+    Ok(Command::Submit(SubmitOpts {
+        file,
+        tags,
+        whatif: raw.whatif,
+        max_cost: raw.max_cost,
+        external_id: raw.external_id,
+        wait: raw.wait,
+        results: results.transpose()?,
+    }))
+}
+
+fn api(raw: Raw, args: &mut Args) -> Result<Command> {
+    let first = args.id("<path>")?;
+    let (method, path) = match args.next_id()? {
+        Some(path) => {
+            let m = first.to_ascii_uppercase();
+            if !matches!(
+                m.as_str(),
+                "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
+            ) {
+                return Err(Error::usage(format!(
+                    "unknown method '{first}'; use GET, HEAD, POST, PUT, PATCH or DELETE"
+                )));
+            }
+            (Some(m), path)
+        }
+        None => (None, first),
+    };
+    if raw.paginate && method.as_deref().is_some_and(|m| m != "GET") {
+        return Err(Error::usage("--paginate follows GET lists only"));
+    }
+    Ok(Command::Api(ApiOpts {
+        method,
+        path,
+        body: raw.body,
+        params: raw.params,
+        headers: raw.headers,
+        include: raw.include,
+        paginate: raw.paginate,
+    }))
+}
+
+/// `--max-cost N`: a number of Buzz, not negative.
+fn max_cost(s: &str) -> Result<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value for --max-cost: '{s}' is not a number of Buzz (0 or more)"
+        ))),
+    }
+}
+
+/// `--external-id`: 1 to 128 of `A-Za-z0-9_-`, as the API takes it.
+fn external_id(s: String) -> Result<String> {
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s)
+    } else {
+        Err(Error::usage(format!(
+            "invalid value for --external-id: '{}'; use 1 to 128 of A-Z a-z 0-9 _ -",
+            crate::text::escape(&crate::text::cut(&s, 40))
+        )))
+    }
+}
+
+/// A tag as the API takes it: not empty, at most 200 characters.
+fn tag_value(t: String) -> Result<String> {
+    if t.trim().is_empty() || t.chars().count() > MAX_TAG_LEN {
+        return Err(Error::usage(format!(
+            "a tag is 1 to {MAX_TAG_LEN} characters (got {})",
+            t.chars().count()
+        )));
+    }
+    Ok(t)
+}
+
+/// `--type`: a media type, `type/subtype`.
+fn content_type(t: String) -> Result<String> {
+    let ok = t
+        .split_once('/')
+        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && !t.bytes().any(|b| b.is_ascii_control() || b == b' ');
+    if ok {
+        Ok(t)
+    } else {
+        Err(Error::usage(format!(
+            "invalid value for --type: '{}'; use a media type like image/png",
+            crate::text::escape(&t)
+        )))
+    }
+}
+
+/// `-f key=value`.
+fn param(s: &str) -> Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(Error::usage(format!(
+            "invalid value for -f: '{}'; use key=value",
+            crate::text::escape(s)
+        ))),
+    }
+}
+
+/// `-H 'Name: value'`; never `Authorization` (the token is the program's).
+fn header(s: &str) -> Result<(String, String)> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err(Error::usage(format!(
+            "invalid value for -H: '{}'; use 'Name: value'",
+            crate::text::escape(s)
+        )));
+    };
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::usage(format!(
+            "invalid value for -H: '{}'; use 'Name: value'",
+            crate::text::escape(s)
+        )));
+    }
+    if name.eq_ignore_ascii_case("authorization") {
+        return Err(Error::usage(
+            "-H cannot set Authorization: the token comes from CIVITAI_API_TOKEN",
+        ));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
 }
 
 fn blob(raw: Raw, args: &mut Args) -> Result<Command> {

@@ -42,6 +42,19 @@ pub enum OptId {
     Flagged,
     Threshold,
     By,
+    Whatif,
+    MaxCost,
+    ExternalId,
+    Yes,
+    Add,
+    Remove,
+    Clear,
+    Type,
+    Body,
+    Field,
+    Header,
+    Include,
+    Paginate,
 }
 
 /// Whether an option takes a value, and its name in help.
@@ -109,6 +122,8 @@ impl Opt {
 }
 
 const LISTINGS: &[&str] = &["workflows", "user", "stats"];
+/// `--tag`: a filter for listings, a tag to add for `submit`.
+const TAGGED: &[&str] = &["workflows", "user", "stats", "submit"];
 /// The filters of the v2 listing: `workflows`, and `stats` over it.
 const WALKS: &[&str] = &["workflows", "stats"];
 /// The commands that print objects, which `--fields` cuts down.
@@ -122,8 +137,10 @@ pub const OBJECTS: &[&str] = &[
     "scan",
 ];
 /// The commands that take many ids and work `-j` at a time.
-const MANY: &[&str] = &["workflow", "job", "step", "scan", "results"];
-const DOWNLOADS: &[&str] = &["results", "blob"];
+const MANY: &[&str] = &[
+    "workflow", "job", "step", "scan", "results", "submit", "cancel", "delete",
+];
+const DOWNLOADS: &[&str] = &["results", "blob", "submit"];
 
 const fn opt(id: OptId, long: &'static str, takes: Takes, scope: Scope, doc: &'static str) -> Opt {
     Opt {
@@ -245,8 +262,8 @@ pub const OPTIONS: &[Opt] = &[
             Tag,
             "tag",
             Value("T"),
-            Commands(LISTINGS),
-            "only workflows with tag T (repeat: all must match)",
+            Commands(TAGGED),
+            "only workflows with tag T (repeat: all must match);\nsubmit: add tag T to the workflow",
         ),
         &["tags"],
     ),
@@ -337,7 +354,7 @@ pub const OPTIONS: &[Opt] = &[
         Wait,
         "wait",
         Optional("SECS"),
-        Commands(&["workflow"]),
+        Commands(&["workflow", "submit"]),
         "first poll until the workflow succeeded, failed, expired\nor was canceled, for at most SECS (default 600); exit 7\nwhen it did not succeed, 8 when SECS passed",
     ),
     opt(
@@ -431,6 +448,113 @@ pub const OPTIONS: &[Opt] = &[
         Value("KEY"),
         Commands(&["stats"]),
         "add a breakdown by day, hour, tag, type or status",
+    ),
+    // Acting.
+    opt(
+        Whatif,
+        "whatif",
+        Nothing,
+        Commands(&["submit"]),
+        "only the cost estimate: nothing runs, nothing is charged",
+    ),
+    also(
+        opt(
+            MaxCost,
+            "max-cost",
+            Value("N"),
+            Commands(&["submit"]),
+            "estimate first; refuse (exit 2) when the total is over N",
+        ),
+        &["maxCost"],
+    ),
+    also(
+        opt(
+            ExternalId,
+            "external-id",
+            Value("ID"),
+            Commands(&["submit"]),
+            "the idempotency key (1 to 128 of A-Za-z0-9_-): the same\nkey again gives the same workflow (default: one is made)",
+        ),
+        &["externalId"],
+    ),
+    opt(
+        Yes,
+        "yes",
+        Nothing,
+        Commands(&["delete"]),
+        "really delete (without it: say what would be deleted)",
+    ),
+    opt(
+        Add,
+        "add",
+        Value("T"),
+        Commands(&["tag"]),
+        "add tag T (repeat for several)",
+    ),
+    opt(
+        Remove,
+        "remove",
+        Value("T"),
+        Commands(&["tag"]),
+        "remove tag T (repeat for several)",
+    ),
+    opt(
+        Clear,
+        "clear",
+        Nothing,
+        Commands(&["tag"]),
+        "remove every tag first",
+    ),
+    opt(
+        Type,
+        "type",
+        Value("MIME"),
+        Commands(&["upload"]),
+        "the Content-Type (default: from the file's extension)",
+    ),
+    opt(
+        Body,
+        "body",
+        Value("FILE"),
+        Commands(&["api"]),
+        "send FILE (- for stdin) as the JSON body; makes the\nmethod POST unless one is given",
+    ),
+    short(
+        opt(
+            Field,
+            "field",
+            Value("K=V"),
+            Commands(&["api"]),
+            "add a query parameter (repeat for several)",
+        ),
+        'f',
+    ),
+    short(
+        opt(
+            Header,
+            "header",
+            Value("'N: V'"),
+            Commands(&["api"]),
+            "add a request header (not Authorization)",
+        ),
+        'H',
+    ),
+    short(
+        opt(
+            Include,
+            "include",
+            Nothing,
+            Commands(&["api"]),
+            "print the status line and headers on stderr",
+        ),
+        'i',
+    ),
+    opt(
+        Paginate,
+        "paginate",
+        Nothing,
+        Commands(&["api"]),
+        "follow next on a GET list; print the items as JSON lines",
     ),
 ];
 

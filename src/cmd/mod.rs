@@ -11,7 +11,10 @@ use crate::http::Client;
 use crate::notes::Notes;
 use crate::output::{self, Out, OutExt};
 
+mod api;
 mod blob;
+mod cancel;
+mod delete;
 mod input;
 mod job;
 mod many;
@@ -19,7 +22,10 @@ mod results;
 mod scan;
 mod stats;
 mod step;
+mod submit;
+mod tag;
 mod test;
+mod upload;
 mod user;
 mod walk;
 mod workflow;
@@ -82,6 +88,12 @@ pub fn run(globals: Globals, command: Command, config: &Config, notes: Notes) ->
         Command::Stats(o) => stats::run(&ctx, &o, &mut out),
         Command::Results(o) => results::run(&ctx, &o, &mut out),
         Command::Blob(o) => blob::run(&ctx, &o, &mut out),
+        Command::Submit(o) => submit::run(&ctx, &o, &mut out),
+        Command::Cancel(o) => cancel::run(&ctx, &o, &mut out),
+        Command::Delete(o) => delete::run(&ctx, &o, &mut out),
+        Command::Tag(o) => tag::run(&ctx, &o, &mut out),
+        Command::Upload(o) => upload::run(&ctx, &o, &mut out),
+        Command::Api(o) => api::run(&ctx, &o, &mut out),
         Command::Completions(_) => Ok(()),
     };
     // Whatever was printed before a failure still reaches the reader.

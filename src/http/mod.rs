@@ -72,23 +72,58 @@ pub enum Payload<'a> {
     },
 }
 
-/// One request to the API.
+/// One request: to the API (a path after the API URL, with the token), or
+/// to a signed URL of another host (`Auth::None`, an absolute URL).
 pub struct Call<'a> {
     pub method: Method,
-    /// The path and query, after the API URL.
+    /// The path and query after the API URL; an absolute URL for `Auth::None`.
     pub path: &'a str,
+    pub auth: Auth,
+    /// Extra request headers (never `Authorization`: `auth` decides that).
+    pub headers: &'a [(&'a str, &'a str)],
     pub payload: Payload<'a>,
     /// The request carries an idempotency key: the server does it once
     /// however often it is sent, so a POST may be repeated too.
     pub keyed: bool,
+    /// An answer outside 2xx is still an [`Answer`] (after the retries a
+    /// 429 or 5xx is due), for a caller that prints any answer (`api`).
+    pub any_status: bool,
     /// The thing asked for, for messages (`workflow 'x'`).
     pub what: &'a str,
 }
 
-/// A successful API answer whose body was read.
+impl<'a> Call<'a> {
+    /// A call to the API with no body, no extra headers, no key.
+    pub fn api(method: Method, path: &'a str, what: &'a str) -> Call<'a> {
+        Call {
+            method,
+            path,
+            auth: Auth::Api,
+            headers: &[],
+            payload: Payload::Empty,
+            keyed: false,
+            any_status: false,
+            what,
+        }
+    }
+}
+
+/// An API answer whose body was read.
 pub struct Answer {
     pub status: u16,
+    /// The answer's headers, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Answer {
+    /// The first value of a header (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Client {
@@ -157,14 +192,7 @@ impl Client {
         timeout: Duration,
         retries: u32,
     ) -> Result<Answer> {
-        let call = Call {
-            method: Method::Get,
-            path,
-            payload: Payload::Empty,
-            keyed: false,
-            what,
-        };
-        self.call_with(&call, timeout, retries)
+        self.call_with(&Call::api(Method::Get, path, what), timeout, retries)
     }
 
     /// Sends one request of any method to the API and reads the body of its
@@ -174,19 +202,22 @@ impl Client {
     }
 
     fn call_with(&self, call: &Call, timeout: Duration, retries: u32) -> Result<Answer> {
-        let url = format!("{}{}", self.api_url, call.path);
+        let url = match call.auth {
+            Auth::Api => format!("{}{}", self.api_url, call.path),
+            Auth::None => call.path.to_string(),
+        };
         let what = call.what;
         let ex = Exchange {
             method: call.method,
             url: &url,
-            auth: Auth::Api,
+            auth: call.auth,
         };
         self.with_retries(ex, call.keyed, retries, |seen| {
             let mut resp = match self.send(
                 call.method,
                 &url,
-                Auth::Api,
-                &[],
+                call.auth,
+                call.headers,
                 call.payload,
                 Some(timeout),
                 seen,
@@ -195,9 +226,25 @@ impl Client {
                 Err(e) => return self.transport_attempt(e, &url, timeout, seen),
             };
             let status = resp.status().as_u16();
-            if (200..300).contains(&status) {
+            let ok = (200..300).contains(&status);
+            let due_retry = retry::is_retryable_status(status)
+                && !seen.last
+                && retry::may_repeat(call.method, call.keyed, Failure::Status(status));
+            if ok || (call.any_status && !due_retry) {
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                        (k.as_str().to_string(), v)
+                    })
+                    .collect();
                 return match read_body(&mut resp, JSON_BODY_LIMIT) {
-                    Ok(Ok(body)) => Attempt::Done(Answer { status, body }),
+                    Ok(Ok(body)) => Attempt::Done(Answer {
+                        status,
+                        headers,
+                        body,
+                    }),
                     Ok(Err(_)) => Attempt::Fail(Error::other(format!(
                         "the API sent a body that is not valid UTF-8 for {what}"
                     ))),
@@ -338,7 +385,10 @@ impl Client {
         let total = retries.saturating_add(1);
         let mut n = 1;
         loop {
-            let mut seen = Seen::default();
+            let mut seen = Seen {
+                last: n >= total,
+                ..Seen::default()
+            };
             let start = Instant::now();
             let result = match ex.auth {
                 Auth::Api => self.api_slots.pass(|| attempt(&mut seen)),

@@ -26,6 +26,8 @@ pub struct Seen {
     pub status: Option<u16>,
     /// The transport failure, before or after the head.
     pub failure: Option<String>,
+    /// No retry follows this try, whatever it gets.
+    pub last: bool,
 }
 
 impl Seen {
@@ -118,6 +120,7 @@ mod tests {
         Seen {
             status,
             failure: failure.map(str::to_string),
+            last: false,
         }
     }
 

@@ -28,11 +28,9 @@ fn client(fake: &Fake) -> Client {
 
 fn send(fake: &Fake, method: Method, keyed: bool) -> Result<Answer> {
     client(fake).call(&Call {
-        method,
-        path: PATH,
         payload: Payload::Json(b"\"project:x\""),
         keyed,
-        what: "workflow 'wf-1'",
+        ..Call::api(method, PATH, "workflow 'wf-1'")
     })
 }
 
@@ -100,14 +98,11 @@ fn a_file_body_is_streamed_with_its_type_and_length() {
     std::fs::write(&file, &bytes).unwrap();
     let answer = client(&fake)
         .call(&Call {
-            method: Method::Post,
-            path: PATH,
             payload: Payload::File {
                 path: &file,
                 content_type: "image/png",
             },
-            keyed: false,
-            what: "upload",
+            ..Call::api(Method::Post, PATH, "upload")
         })
         .unwrap();
     assert_eq!(answer.status, 201);

@@ -1,0 +1,10 @@
+//! `cancel` (being written).
+
+use super::Ctx;
+use crate::cli::IdsOpts;
+use crate::error::Result;
+use crate::output::Out;
+
+pub fn run(_ctx: &Ctx, _o: &IdsOpts, _out: &mut Out) -> Result<()> {
+    Err(crate::error::Error::other("not written yet"))
+}

@@ -1,0 +1,10 @@
+//! `tag` (being written).
+
+use super::Ctx;
+use crate::cli::TagOpts;
+use crate::error::Result;
+use crate::output::Out;
+
+pub fn run(_ctx: &Ctx, _o: &TagOpts, _out: &mut Out) -> Result<()> {
+    Err(crate::error::Error::other("not written yet"))
+}

@@ -1,0 +1,10 @@
+//! `upload` (being written).
+
+use super::Ctx;
+use crate::cli::UploadOpts;
+use crate::error::Result;
+use crate::output::Out;
+
+pub fn run(_ctx: &Ctx, _o: &UploadOpts, _out: &mut Out) -> Result<()> {
+    Err(crate::error::Error::other("not written yet"))
+}
