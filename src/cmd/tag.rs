@@ -64,14 +64,15 @@ pub fn run(ctx: &Ctx, o: &TagOpts, out: &mut Out) -> Result<()> {
     }
 
     let mut done: Vec<String> = Vec::new();
-    let mut change = |doing: String, call: Call| -> Result<()> {
+    // `option` names the change as it was asked for: `--remove='a b'`.
+    let mut change = |option: String, call: Call| -> Result<()> {
         match ctx.client.call(&call) {
             Ok(_) => {
-                done.push(doing);
+                done.push(option);
                 Ok(())
             }
             Err(mut e) => {
-                e.message = format!("{doing}: {}", e.message);
+                e.message = format!("{option}: {}", e.message);
                 if !done.is_empty() {
                     e.message
                         .push_str(&format!("; done before it: {}", done.join(", ")));
@@ -83,16 +84,13 @@ pub fn run(ctx: &Ctx, o: &TagOpts, out: &mut Out) -> Result<()> {
     if o.clear {
         // DOCS: DELETE /v2/consumer/workflows/{workflowId}/tags -> 204
         let tags = api::tags_path(id);
-        change(
-            "removing every tag".into(),
-            Call::api(Method::Delete, &tags, &what),
-        )?;
+        change("--clear".into(), Call::api(Method::Delete, &tags, &what))?;
     }
     for t in &remove {
         // DOCS: DELETE /v2/consumer/workflows/{workflowId}/tags/{tag} -> 204
         let one = api::tag_path(id, t);
         change(
-            format!("removing tag '{}'", escape(t)),
+            format!("--remove='{}'", escape(t)),
             Call::api(Method::Delete, &one, &what),
         )?;
     }
@@ -101,7 +99,7 @@ pub fn run(ctx: &Ctx, o: &TagOpts, out: &mut Out) -> Result<()> {
         // DOCS: POST /v2/consumer/workflows/{workflowId}/tags, body "tag" -> 204
         let body = serde_json::to_string(t).map_err(|e| Error::other(e.to_string()))?;
         change(
-            format!("adding tag '{}'", escape(t)),
+            format!("--add='{}'", escape(t)),
             Call {
                 payload: Payload::Json(body.as_bytes()),
                 ..Call::api(Method::Post, &tags, &what)
