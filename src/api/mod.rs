@@ -90,9 +90,21 @@ pub const WORKFLOWS: &str = "/v2/consumer/workflows";
 // DOCS: GET /v1/manager/workflows (a user's workflows; manager token)
 pub const MANAGER_WORKFLOWS: &str = "/v1/manager/workflows";
 
-// DOCS: GET /v2/consumer/workflows/{workflowId}
+// DOCS: GET /v2/consumer/workflows/{workflowId}; also PUT (cancel: `{"status":"canceled"}`,
+// 204) and DELETE (204, then 404 everywhere)
 pub fn workflow_path(id: &str) -> String {
     format!("{WORKFLOWS}/{}", seg(id))
+}
+
+// DOCS: POST /v2/consumer/workflows/{workflowId}/tags with a bare JSON string (adds it, 204);
+// DELETE (removes them all, 204)
+pub fn tags_path(id: &str) -> String {
+    format!("{WORKFLOWS}/{}/tags", seg(id))
+}
+
+// DOCS: DELETE /v2/consumer/workflows/{workflowId}/tags/{tag} (204)
+pub fn tag_path(id: &str, tag: &str) -> String {
+    format!("{WORKFLOWS}/{}/tags/{}", seg(id), seg(tag))
 }
 
 // DOCS: GET /v2/consumer/workflows/{workflowId}/steps/{stepName}
@@ -991,6 +1003,11 @@ mod tests {
         assert_eq!(seg("0-019b.jpeg"), "0-019b.jpeg");
         assert_eq!(seg(".."), "%2E%2E");
         assert_eq!(seg("."), "%2E");
+        assert_eq!(
+            tag_path("w 1", "a/b c"),
+            "/v2/consumer/workflows/w%201/tags/a%2Fb%20c"
+        );
+        assert_eq!(tags_path("w"), "/v2/consumer/workflows/w/tags");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use std::io::{self, Write};
 
+use serde_json::Value;
+
 use super::input::{self, Item};
 use super::Ctx;
 use crate::cli::Mode;
@@ -147,6 +149,48 @@ pub fn fetch_all(
     request: &(dyn Fn(&str) -> Request + Sync),
     text: &dyn Fn(&mut dyn Write, &str) -> io::Result<()>,
 ) -> Result<()> {
+    let work = |id: &str| {
+        let r = request(id);
+        ctx.client.get(&r.path, &r.what).and_then(|a| {
+            crate::api::check_object(&a.body, &r.what)?;
+            Ok(a.body)
+        })
+    };
+    drive(ctx, out, batch, &work, &mut |objects, out, body| {
+        objects.body(out, body, &|w| text(w, body))
+    })
+}
+
+/// The common shape of the commands that act on ids (`cancel`, `delete`):
+/// `work` does one id and says what came of it as an object (`{"id": ...,
+/// "result": ...}`), `-j` at a time; each is printed in input order, in
+/// text as the one `line` it makes.
+pub fn act_all(
+    ctx: &Ctx,
+    out: &mut Out,
+    batch: &Batch,
+    work: &(dyn Fn(&str) -> Result<Value> + Sync),
+    line: &dyn Fn(&Value) -> String,
+) -> Result<()> {
+    let plain = ctx.mode() == Mode::Text && ctx.fields().is_none();
+    drive(ctx, out, batch, work, &mut |objects, out, v| {
+        // One line each: no blank line between them, as objects get.
+        if plain {
+            return writeln!(out, "{}", line(v)).map_err(Error::from_stdout);
+        }
+        objects.value(out, v, &|w| writeln!(w, "{}", line(v)))
+    })
+}
+
+/// Runs `work` on each id of `batch` and prints each success with `print`,
+/// each failure as the module doc says; the run's result by [`Tally`].
+fn drive<T: Send>(
+    ctx: &Ctx,
+    out: &mut Out,
+    batch: &Batch,
+    work: &(dyn Fn(&str) -> Result<T> + Sync),
+    print: &mut dyn FnMut(&mut Objects, &mut Out, &T) -> Result<()>,
+) -> Result<()> {
     let Batch {
         ids,
         keys,
@@ -157,21 +201,17 @@ pub fn fetch_all(
     let mut objects = Objects::new(ctx.mode(), ctx.fields(), several);
     let mut tally = Tally::new(ctx.mode());
     let work = |item: Item| {
-        let r = request(&item.id);
-        let body = ctx.client.get(&r.path, &r.what).and_then(|a| {
-            crate::api::check_object(&a.body, &r.what)?;
-            Ok(a.body)
-        });
-        (item.id, body)
+        let done = work(&item.id);
+        (item.id, done)
     };
     run(
         jobs,
         input::items(ids, keys),
         &work,
         &mut |done| match done {
-            Ok((_, Ok(body))) => {
+            Ok((_, Ok(t))) => {
                 tally.ok();
-                objects.body(out, &body, &|w| text(w, &body))?;
+                print(&mut objects, out, &t)?;
                 out.flush().map_err(Error::from_stdout)
             }
             Ok((id, Err(e))) => {
