@@ -257,8 +257,8 @@ Example:
         usage: "civitai-orch tag <workflowId> [--add=T]... [--remove=T]... [--clear]",
         summary: "add or remove a workflow's tags",
         details: "\
---clear removes every tag first, then --add and --remove apply. Prints
-the tags after the change.
+--clear removes every tag first, then each --remove, then each --add.
+Prints the tags after the change, one per line.
 
 Example:
   civitai-orch tag 0-019be44b-181e-7a7e-ab1b-b58dc7610dca --add=project:x",

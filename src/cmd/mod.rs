@@ -61,6 +61,9 @@ fn jobs(command: &Command) -> usize {
         Command::Step(o) => o.jobs,
         Command::Scan(o) => o.jobs,
         Command::Results(o) => o.jobs,
+        Command::Cancel(o) => o.jobs,
+        Command::Delete(o) => o.jobs,
+        Command::Submit(o) => o.results.as_ref().map_or(usize::MAX, |r| r.jobs),
         _ => usize::MAX,
     }
 }
