@@ -90,6 +90,17 @@ pub const WORKFLOWS: &str = "/v2/consumer/workflows";
 // DOCS: GET /v1/manager/workflows (a user's workflows; manager token)
 pub const MANAGER_WORKFLOWS: &str = "/v1/manager/workflows";
 
+// DOCS: POST /v2/consumer/workflows?wait=N&whatif=BOOL (submit a template;
+// `wait` in whole seconds, `whatif` prices it and runs nothing)
+pub fn submit_path(wait: Option<u64>, whatif: bool) -> String {
+    let mut q = Query::default();
+    if let Some(secs) = wait {
+        q.push("wait", &secs.to_string());
+    }
+    q.flag("whatif", whatif);
+    format!("{WORKFLOWS}{}", q.as_str())
+}
+
 // DOCS: GET /v2/consumer/workflows/{workflowId}; also PUT (cancel: `{"status":"canceled"}`,
 // 204) and DELETE (204, then 404 everywhere)
 pub fn workflow_path(id: &str) -> String {

@@ -132,24 +132,8 @@ struct Printer<'a> {
 }
 
 pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
-    let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    if o.download {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
-    }
     let several = o.workflow_ids.len() > 1 || o.workflow_ids.iter().any(|i| i == "-");
-    // With --fields the objects are the files: always a list.
-    let objects = Objects::new(ctx.mode(), ctx.fields(), several || ctx.fields().is_some());
-    let mut p = Printer {
-        ctx,
-        o,
-        dir,
-        several,
-        objects,
-        tally: Tally::new(ctx.mode()),
-        stems: HashSet::new(),
-        counts: Counts::default(),
-    };
+    let mut p = Printer::new(ctx, o, several)?;
     let work = |item: Input| {
         let id = item.id.clone();
         (id, workflow_of(ctx, o, item))
@@ -172,32 +156,22 @@ pub fn run(ctx: &Ctx, o: &ResultsOpts, out: &mut Out) -> Result<()> {
             }
         },
     )?;
-    p.objects.finish(out)?;
-    // An empty stdin is a listing that found nothing: nothing to do.
-    if p.tally.seen() == 0 {
-        ctx.notes.note("no workflow id(s) on stdin: nothing to do");
-    }
-    if o.download {
-        let line = p.counts.line();
-        match (ctx.mode(), ctx.fields()) {
-            (Mode::Text, None) => writeln!(out, "{line}").out()?,
-            // The --json document holds the counts of each workflow.
-            (Mode::Json, None) => {}
-            // Stdout holds only JSON lines or the table. (Not `eprintln!`:
-            // it panics when stderr is closed.)
-            _ => ctx.notes.always(&line),
-        }
-    }
-    let failed = p.counts.failed;
-    match p.tally.finish("workflow id(s)") {
-        Err(mut e) if several && failed > 0 => {
-            e.message.push_str(&format!(
-                "; run the same command again to resume the {failed} failed download(s)"
-            ));
-            Err(e)
-        }
-        r => r,
-    }
+    p.finish(out)
+}
+
+/// `submit --download`: the results of one workflow already in hand
+/// (`id`, `wf`), printed and saved exactly as `results ID --download`
+/// does after fetching it.
+pub(super) fn of_workflow(
+    ctx: &Ctx,
+    o: &ResultsOpts,
+    id: &str,
+    wf: &Workflow,
+    out: &mut Out,
+) -> Result<()> {
+    let mut p = Printer::new(ctx, o, false)?;
+    p.workflow(out, id, wf)?;
+    p.finish(out)
 }
 
 /// The workflow an input stands for: the stdin line itself when it may be
@@ -271,7 +245,61 @@ fn links_fresh(v: &Value, until: OffsetDateTime, depth: usize) -> bool {
     }
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
+    /// Ready for the workflows of a run (`several`: more than one may
+    /// come), with `--dir` made when downloading.
+    fn new(ctx: &'a Ctx, o: &'a ResultsOpts, several: bool) -> Result<Printer<'a>> {
+        let dir = o.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        if o.download {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::other(format!("cannot create --dir {}: {e}", dir.display())))?;
+        }
+        // With --fields the objects are the files: always a list.
+        let objects = Objects::new(ctx.mode(), ctx.fields(), several || ctx.fields().is_some());
+        Ok(Printer {
+            ctx,
+            o,
+            dir,
+            several,
+            objects,
+            tally: Tally::new(ctx.mode()),
+            stems: HashSet::new(),
+            counts: Counts::default(),
+        })
+    }
+
+    /// After the last workflow: the closing of the output, the run's
+    /// counts, and the exit by the failures.
+    fn finish(mut self, out: &mut Out) -> Result<()> {
+        let (ctx, o, several) = (self.ctx, self.o, self.several);
+        self.objects.finish(out)?;
+        // An empty stdin is a listing that found nothing: nothing to do.
+        if self.tally.seen() == 0 {
+            ctx.notes.note("no workflow id(s) on stdin: nothing to do");
+        }
+        if o.download {
+            let line = self.counts.line();
+            match (ctx.mode(), ctx.fields()) {
+                (Mode::Text, None) => writeln!(out, "{line}").out()?,
+                // The --json document holds the counts of each workflow.
+                (Mode::Json, None) => {}
+                // Stdout holds only JSON lines or the table. (Not `eprintln!`:
+                // it panics when stderr is closed.)
+                _ => ctx.notes.always(&line),
+            }
+        }
+        let failed = self.counts.failed;
+        match self.tally.finish("workflow id(s)") {
+            Err(mut e) if several && failed > 0 => {
+                e.message.push_str(&format!(
+                    "; run the same command again to resume the {failed} failed download(s)"
+                ));
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
     /// One workflow that was read: its listing, its downloads, its
     /// objects; a workflow whose downloads failed counts as failed.
     fn workflow(&mut self, out: &mut Out, id: &str, wf: &Workflow) -> Result<()> {

@@ -52,6 +52,14 @@ pub fn run(ctx: &Ctx, o: &WorkflowOpts, out: &mut Out) -> Result<()> {
     let mut objects = Objects::new(ctx.mode(), ctx.fields(), false);
     objects.body(out, &body, &|w| text(w, &body))?;
     objects.finish(out)?;
+    verdict(id, &wf, ended, secs)
+}
+
+/// How a wait of `secs` for workflow `id` came out, as an exit: `Ok` when
+/// it succeeded, exit 7 when it ended otherwise, 8 when it had not ended.
+/// (`submit --wait` ends the same way.)
+pub(super) fn verdict(id: &str, wf: &Workflow, ended: bool, secs: u64) -> Result<()> {
+    let what = format!("workflow '{}'", escape(id));
     let status = wf.status.as_deref().unwrap_or("unknown");
     match ended {
         false => Err(Error::new(
@@ -72,8 +80,14 @@ pub fn run(ctx: &Ctx, o: &WorkflowOpts, out: &mut Out) -> Result<()> {
 }
 
 /// Polls until the workflow is final or `limit` passes. Returns the last
-/// body seen, its view, and whether the workflow ended.
-fn poll(ctx: &Ctx, path: &str, what: &str, limit: Duration) -> Result<(String, Workflow, bool)> {
+/// body seen, its view, and whether the workflow ended. (`submit --wait`
+/// polls here after the API's own wait.)
+pub(super) fn poll(
+    ctx: &Ctx,
+    path: &str,
+    what: &str,
+    limit: Duration,
+) -> Result<(String, Workflow, bool)> {
     let start = Instant::now();
     let deadline = start + limit;
     let mut interval = FIRST_POLL;
@@ -119,7 +133,14 @@ fn poll(ctx: &Ctx, path: &str, what: &str, limit: Duration) -> Result<(String, W
                 "stopped waiting after {}s: no answer about {what} in that time (the workflow \
                  goes on); look again with: civitai-orch workflow {} --wait",
                 limit.as_secs(),
-                escape(path.rsplit('/').next().unwrap_or(""))
+                escape(
+                    path.split('?')
+                        .next()
+                        .unwrap_or("")
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                )
             ),
         )),
     }

@@ -76,11 +76,51 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
             with_detail(format!("unexpected answer for {what}")),
         ),
     };
+    let mut message = message;
+    for line in field_lines(body) {
+        message.push_str("\n  ");
+        message.push_str(&line);
+    }
     Error::new(kind, message).with_status(status)
 }
 
-/// One short line from an error body: ProblemDetails title, detail and
-/// validation errors; a bare JSON string; nothing for an HTML page (the
+/// The most field errors listed; the rest are counted.
+const MAX_FIELD_LINES: usize = 20;
+
+/// A ValidationProblemDetails' `errors`, one line each, to go under the
+/// message: `steps[0].input.width: must be a positive integer` (a field
+/// with several messages gives a line for each).
+fn field_lines(body: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(body.trim()) else {
+        return Vec::new();
+    };
+    let Some(serde_json::Value::Object(errors)) = map.get("errors") else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for (field, msgs) in errors {
+        let msgs: Vec<&str> = match msgs {
+            serde_json::Value::Array(a) => a.iter().filter_map(|m| m.as_str()).collect(),
+            other => other.as_str().into_iter().collect(),
+        };
+        let field = escape(&mask(field));
+        if msgs.is_empty() {
+            lines.push(cut(&field, 300));
+        }
+        for m in msgs {
+            lines.push(cut(&format!("{field}: {}", escape(&mask(m.trim()))), 300));
+        }
+    }
+    if lines.len() > MAX_FIELD_LINES {
+        let more = lines.len() - MAX_FIELD_LINES;
+        lines.truncate(MAX_FIELD_LINES);
+        lines.push(format!("... and {more} more"));
+    }
+    lines
+}
+
+/// One short line from an error body: ProblemDetails title and detail
+/// (its validation errors go on lines of their own); a bare JSON string; nothing for an HTML page (the
 /// status says it all); else the first line of text. Whatever says nothing
 /// that `known` (the message's own words) does not is left out.
 fn summarize_body(content_type: &str, body: &str, known: &str) -> Option<String> {
@@ -103,8 +143,8 @@ fn summarize_body(content_type: &str, body: &str, known: &str) -> Option<String>
     (!text.is_empty()).then(|| cut(&text, 300))
 }
 
-/// ProblemDetails in one line: `title: detail (field: message; ...)`, less
-/// a title or detail that says nothing `known` or the other does not.
+/// ProblemDetails in one line: `title: detail`, less a title or detail
+/// that says nothing `known` or the other does not.
 fn problem_summary(
     map: &serde_json::Map<String, serde_json::Value>,
     known: &str,
@@ -129,25 +169,7 @@ fn problem_summary(
             }
         }
     }
-    if let Some(serde_json::Value::Object(errors)) = map.get("errors") {
-        let fields: Vec<String> = errors
-            .iter()
-            .map(|(field, msgs)| {
-                let msgs = match msgs {
-                    serde_json::Value::Array(a) => a
-                        .iter()
-                        .filter_map(|m| m.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    other => other.as_str().unwrap_or_default().to_string(),
-                };
-                format!("{field}: {msgs}")
-            })
-            .collect();
-        if !fields.is_empty() {
-            parts.push(format!("({})", fields.join("; ")));
-        }
-    }
+    // Validation `errors` get a line each: see `field_lines`.
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -306,9 +328,37 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert_eq!(
             e.message,
-            "422 Unprocessable Entity: Bad Request: Invalid (take: must be between 1 and 100); \
-             the API rejected the request; check the options"
+            "422 Unprocessable Entity: Bad Request: Invalid; \
+             the API rejected the request; check the options\n  take: must be between 1 and 100"
         );
+    }
+
+    #[test]
+    fn field_errors_get_a_line_each() {
+        let body = r#"{"title":"One or more validation errors occurred.","status":400,
+            "errors":{"steps[0].input.width":["'width' must be a positive integer; it is 0."],
+                      "tags":["A workflow has at most 10 tags.","The tag 'a' is given twice."],
+                      "x\u001b":"bare"}}"#;
+        let e = status_error(400, "application/problem+json", body, "x");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.message,
+            "400 Bad Request: One or more validation errors occurred; the API rejected \
+             the request; check the options\n  \
+             steps[0].input.width: 'width' must be a positive integer; it is 0.\n  \
+             tags: A workflow has at most 10 tags.\n  \
+             tags: The tag 'a' is given twice.\n  \
+             x\\x1b: bare"
+        );
+        let many: serde_json::Map<String, serde_json::Value> = (0..25)
+            .map(|i| (format!("f{i:02}"), serde_json::json!(["bad"])))
+            .collect();
+        let body = serde_json::json!({ "errors": many }).to_string();
+        let e = status_error(400, "application/problem+json", &body, "x");
+        let lines: Vec<&str> = e.message.lines().collect();
+        assert_eq!(lines.len(), 1 + MAX_FIELD_LINES + 1, "{}", e.message);
+        assert_eq!(lines[1], "  f00: bad");
+        assert_eq!(lines.last(), Some(&"  ... and 5 more"));
     }
 
     #[test]
@@ -399,9 +449,9 @@ mod tests {
                         "errors":{"take":["must be between 1 and 100"]}}"#,
                     "x",
                 ),
-                "422 Unprocessable Entity: One or more validation errors occurred \
-                 (take: must be between 1 and 100); the API rejected the request; \
-                 check the options",
+                "422 Unprocessable Entity: One or more validation errors occurred; \
+                 the API rejected the request; check the options\n  \
+                 take: must be between 1 and 100",
             ),
             (
                 status_error(500, ptype, &problem("Internal Server Error", "boom"), "x"),

@@ -171,6 +171,11 @@ impl Client {
         self.timeout
     }
 
+    /// `--retries`: how often a failed request may be sent again.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     pub fn masked_token(&self) -> &str {
         &self.masked_token
     }
@@ -201,7 +206,12 @@ impl Client {
         self.call_with(call, self.timeout, self.retries)
     }
 
-    fn call_with(&self, call: &Call, timeout: Duration, retries: u32) -> Result<Answer> {
+    /// [`call`] with its own time bound for each try and number of
+    /// retries: a request the server holds on purpose (`submit`'s `wait`)
+    /// needs longer than `--timeout`.
+    ///
+    /// [`call`]: Client::call
+    pub fn call_with(&self, call: &Call, timeout: Duration, retries: u32) -> Result<Answer> {
         let url = match call.auth {
             Auth::Api => format!("{}{}", self.api_url, call.path),
             Auth::None => call.path.to_string(),
@@ -347,7 +357,9 @@ impl Client {
             .configure_request(req)
             .proxy(self.proxies.for_url(url))
             .timeout_global(total)
-            .timeout_per_read(Some(self.timeout))
+            // A try given longer than --timeout (a held request) may wait
+            // that long for its answer's first byte too.
+            .timeout_per_read(Some(total.map_or(self.timeout, |t| t.max(self.timeout))))
             .build();
         self.agent.run(req).map_err(Sent::Transport)
     }

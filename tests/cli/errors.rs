@@ -120,8 +120,9 @@ fn validation_errors_exit_2_with_the_field() {
         .one_error_line()
         .stderr_has("422 Unprocessable Entity")
         .stderr_has(
-            "error: 422 Unprocessable Entity: One or more validation errors occurred \
-             (take: must be between 1 and 100); the API rejected the request",
+            "error: 422 Unprocessable Entity: One or more validation errors occurred; \
+             the API rejected the request; check the options\n  \
+             take: must be between 1 and 100\n",
         );
     // (A --take out of range never gets that far: see workflows.rs.)
 }

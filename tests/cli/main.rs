@@ -3,8 +3,8 @@
 //! of a behaviour is found by its command's name:
 //!
 //! - `test_cmd`, `workflows`, `user`, `workflow`, `step`, `job`, `wait`,
-//!   `results`, `blob`, `stats`, `cancel`, `delete`, `tag`, `completions`:
-//!   one command each (`wait` is `workflow --wait`);
+//!   `results`, `blob`, `stats`, `submit`, `cancel`, `delete`, `tag`,
+//!   `completions`: one command each (`wait` is `workflow --wait`);
 //! - `downloads`: what `results --download` and `blob --download` share
 //!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
 //! - `errors`: exit codes, error lines, secrets in them, retries, timeouts;
@@ -41,6 +41,7 @@ mod scan;
 mod skill;
 mod stats;
 mod step;
+mod submit;
 mod tag;
 mod test_cmd;
 mod user;
