@@ -29,7 +29,7 @@ use crate::config::{Config, CONNECT_TIMEOUT};
 use crate::error::{Error, Kind, Result};
 use crate::notes::Notes;
 use crate::text::escape;
-pub use messages::{reason, status_error, transport_error};
+pub use messages::{body_detail, reason, status_error, transport_error};
 use retry::{Failure, Method};
 pub use trace::shown_url;
 use trace::{Exchange, Seen};
@@ -207,6 +207,12 @@ impl Client {
             Auth::None => call.path.to_string(),
         };
         let what = call.what;
+        // A file's upload may outlast any bound on the whole exchange: each
+        // read and write is bounded instead, as a download's reads are.
+        let total = match call.payload {
+            Payload::File { .. } => None,
+            _ => Some(timeout),
+        };
         let ex = Exchange {
             method: call.method,
             url: &url,
@@ -219,7 +225,7 @@ impl Client {
                 call.auth,
                 call.headers,
                 call.payload,
-                Some(timeout),
+                total,
                 seen,
             ) {
                 Ok(r) => r,
@@ -287,7 +293,8 @@ impl Client {
     }
 
     /// One request. `total` bounds the whole exchange (API calls); without it
-    /// (downloads) only each read is bounded, so large files are not cut off.
+    /// (downloads, uploads) only each read and write is bounded, so large
+    /// files are not cut off.
     /// The status of the answer is noted in `seen`.
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -312,7 +319,14 @@ impl Client {
         let resp = match payload {
             Payload::Empty => self.run(req, SendBody::none(), url, total),
             Payload::Json(mut bytes) => {
-                let req = req.header("Content-Type", "application/json");
+                // A caller's own type wins (`api -H 'Content-Type: ...'`,
+                // a JSON Patch): one Content-Type, never two.
+                let typed = headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+                if !typed {
+                    req = req.header("Content-Type", "application/json");
+                }
                 self.run(req, bytes.as_body(), url, total)
             }
             Payload::File { path, content_type } => {
@@ -348,6 +362,7 @@ impl Client {
             .proxy(self.proxies.for_url(url))
             .timeout_global(total)
             .timeout_per_read(Some(self.timeout))
+            .timeout_per_write(Some(self.timeout))
             .build();
         self.agent.run(req).map_err(Sent::Transport)
     }
