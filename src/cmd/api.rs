@@ -281,7 +281,7 @@ fn print_body(out: &mut Out, body: &str) -> Result<()> {
     if body.is_empty() {
         return Ok(());
     }
-    if std::io::stdout().is_terminal() && body.chars().any(|c| acts(c)) {
+    if std::io::stdout().is_terminal() && body.chars().any(acts) {
         let mut shown = String::with_capacity(body.len() + 16);
         for c in body.chars() {
             if acts(c) {

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, o: &UploadOpts, out: &mut Out) -> Result<()> {
         None => by_extension(&o.file),
     };
     // DOCS: GET /v2/consumer/blobs/upload (with the token)
-    let answer = ctx.client.get(api::BLOB_UPLOAD, "an upload URL")?;
+    let answer = ctx.client.get(api::BLOB_UPLOAD, "upload URL")?;
     let url = upload_url(&answer.body, ctx.client.api_url())?;
     // DOCS: POST <uploadUrl> with the bytes, without the token
     let call = Call {
@@ -217,8 +217,8 @@ impl Refusal<'_> {
     fn error(&self, answer: &Answer) -> Error {
         let status = answer.status;
         let ctype = answer.header("content-type").unwrap_or("");
-        let detail = body_detail(ctype, &answer.body);
         let head = format!("{status} {}", reason(status));
+        let detail = body_detail(ctype, &answer.body, &head);
         let file = escape(&self.file.display().to_string());
         let with_detail = |text: String| match &detail {
             Some(d) => format!("{text} ({d})"),

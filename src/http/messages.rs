@@ -90,9 +90,10 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
 }
 
 /// The useful part of an error body in one short line, escaped and with
-/// secrets hidden, for a caller that words the rest of the message itself.
-pub fn body_detail(content_type: &str, body: &str) -> Option<String> {
-    summarize_body(content_type, body, "")
+/// secrets hidden, for a caller that words the rest of the message itself;
+/// nothing that `known` (its own words) already says.
+pub fn body_detail(content_type: &str, body: &str, known: &str) -> Option<String> {
+    summarize_body(content_type, body, known)
 }
 
 /// One short line from an error body: ProblemDetails title, detail and
@@ -338,10 +339,14 @@ mod tests {
         let e = status_error(415, "text/plain", "", "x");
         assert_eq!(e.exit_code(), 2);
         assert_eq!(
-            body_detail("text/plain", "type text/x not taken\nmore"),
+            body_detail("text/plain", "type text/x not taken\nmore", "415"),
             Some("type text/x not taken".into())
         );
-        assert_eq!(body_detail("text/html", "<p>x</p>"), None);
+        assert_eq!(
+            body_detail("text/plain", "Forbidden", "403 Forbidden"),
+            None
+        );
+        assert_eq!(body_detail("text/html", "<p>x</p>", ""), None);
     }
 
     #[test]

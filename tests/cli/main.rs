@@ -3,8 +3,8 @@
 //! of a behaviour is found by its command's name:
 //!
 //! - `test_cmd`, `workflows`, `user`, `workflow`, `step`, `job`, `wait`,
-//!   `results`, `blob`, `stats`, `completions`: one command each (`wait` is
-//!   `workflow --wait`);
+//!   `results`, `blob`, `stats`, `upload`, `api`, `completions`: one
+//!   command each (`wait` is `workflow --wait`);
 //! - `downloads`: what `results --download` and `blob --download` share
 //!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
 //! - `errors`: exit codes, error lines, secrets in them, retries, timeouts;
@@ -25,6 +25,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod api;
 mod blob;
 mod completions;
 mod config;
@@ -40,6 +41,7 @@ mod skill;
 mod stats;
 mod step;
 mod test_cmd;
+mod upload;
 mod user;
 mod verbose;
 mod wait;
