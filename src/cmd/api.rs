@@ -2,7 +2,8 @@
 //! GitHub's: the token attached (to the API URL only: a URL of any other
 //! place is refused), retries as the method allows, the answer's body on
 //! stdout as it came whatever its status, and the exit code that status
-//! maps to, with the error line on stderr.
+//! maps to, with the error line on stderr (a redirect is not followed and
+//! not an error: a blob's answer is one).
 //!
 //! Repeats: GET, HEAD, PUT and DELETE are retried as every read is; POST
 //! and PATCH only when the API provably did not act (a `429`, a connection
@@ -76,7 +77,7 @@ pub fn run(ctx: &Ctx, o: &ApiOpts, out: &mut Out) -> Result<()> {
     if method != Method::Head {
         print_body(out, &answer.body)?;
     }
-    outcome(&answer, &what)
+    outcome(&answer, &what, ctx)
 }
 
 /// What every request of a run shares.
@@ -119,7 +120,7 @@ impl Req<'_> {
             let answer = self.send(Method::Get, &path, Payload::Empty)?;
             if !(200..300).contains(&answer.status) {
                 print_body(out, &answer.body)?;
-                return outcome(&answer, self.what);
+                return outcome(&answer, self.what, self.ctx);
             }
             let next = print_items(out, &answer.body)?;
             out.flush().out()?;
@@ -139,9 +140,23 @@ impl Req<'_> {
     }
 }
 
-/// The exit of a run: 0 for a 2xx, else the error the status maps to.
-fn outcome(answer: &Answer, what: &str) -> Result<()> {
+/// The exit of a run: 0 for a 2xx, else the error the status maps to. A
+/// redirect (a blob's to its file) is an answer too, not followed: 0, and
+/// a note of where it points (its query hidden: a signed link's key).
+fn outcome(answer: &Answer, what: &str, ctx: &Ctx) -> Result<()> {
     if (200..300).contains(&answer.status) {
+        return Ok(());
+    }
+    if (300..400).contains(&answer.status) {
+        let to = answer
+            .header("location")
+            .map(|l| format!(" to {}", cut(&shown_url(l, Auth::None), 200)))
+            .unwrap_or_default();
+        ctx.notes.note(&format!(
+            "{} {}{to}: not followed (-i shows the whole Location)",
+            answer.status,
+            reason(answer.status)
+        ));
         return Ok(());
     }
     let ctype = answer.header("content-type").unwrap_or("");

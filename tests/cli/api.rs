@@ -97,6 +97,29 @@ fn head_prints_nothing_and_include_shows_the_head_on_stderr() {
 }
 
 #[test]
+fn a_redirect_is_an_answer_not_followed() {
+    let fake = Fake::start();
+    let run = cli(
+        &fake,
+        &["api", &format!("/v2/consumer/blobs/{}", crate::JPEG)],
+    );
+    run.ok().stderr_has(&format!(
+        "307 Temporary Redirect to {}/signed/{}?sig=[hidden]&exp=[hidden]: not followed",
+        fake.cdn_url,
+        crate::JPEG
+    ));
+    assert_eq!(run.stdout, "");
+    assert!(fake.cdn_requests().is_empty());
+    let run = cli(
+        &fake,
+        &["api", "-i", &format!("/v2/consumer/blobs/{}", crate::JPEG)],
+    );
+    run.ok()
+        .stderr_has("HTTP/1.1 307 Temporary Redirect\n")
+        .stderr_has(&format!("location: {}/signed/", fake.cdn_url));
+}
+
+#[test]
 fn post_put_and_delete_act_on_a_workflow() {
     let fake = Fake::start();
     let body = write("template.json", &template());
