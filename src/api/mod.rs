@@ -137,6 +137,10 @@ pub fn blob_path(id: &str, nsfw: bool) -> String {
     p
 }
 
+// DOCS: GET /v2/consumer/blobs/upload: a signed `uploadUrl` on the file
+// host, where the bytes are then POSTed without the token
+pub const BLOB_UPLOAD: &str = "/v2/consumer/blobs/upload";
+
 /// One page of `GET /v2/consumer/workflows`; items stay raw so they can be
 /// re-printed exactly as the API sent them.
 #[derive(Deserialize)]

@@ -47,6 +47,16 @@ pub fn status_error(status: u16, content_type: &str, body: &str, what: &str) -> 
             Kind::BadRequest,
             with_detail("the API rejected the request; check the options".into()),
         ),
+        // The request's body is the caller's: too large, or of a type the
+        // server does not take. Input to change, as a 400 is.
+        413 => (
+            Kind::BadRequest,
+            with_detail("the request's body is too large".into()),
+        ),
+        415 => (
+            Kind::BadRequest,
+            with_detail("the server does not take the body's Content-Type".into()),
+        ),
         401 => (
             Kind::Auth,
             with_detail("the token is invalid or expired; check CIVITAI_API_TOKEN".into()),
@@ -117,6 +127,13 @@ fn field_lines(body: &str) -> Vec<String> {
         lines.push(format!("... and {more} more"));
     }
     lines
+}
+
+/// The useful part of an error body in one short line, escaped and with
+/// secrets hidden, for a caller that words the rest of the message itself;
+/// nothing that `known` (its own words) already says.
+pub fn body_detail(content_type: &str, body: &str, known: &str) -> Option<String> {
+    summarize_body(content_type, body, known)
 }
 
 /// One short line from an error body: ProblemDetails title and detail
@@ -359,6 +376,27 @@ mod tests {
         assert_eq!(lines.len(), 1 + MAX_FIELD_LINES + 1, "{}", e.message);
         assert_eq!(lines[1], "  f00: bad");
         assert_eq!(lines.last(), Some(&"  ... and 5 more"));
+    }
+
+    #[test]
+    fn a_body_too_large_or_of_a_wrong_type_is_bad_input() {
+        let e = status_error(413, "application/xml", "<Error/>", "the upload");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.message,
+            "413 Payload Too Large: the request's body is too large"
+        );
+        let e = status_error(415, "text/plain", "", "x");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            body_detail("text/plain", "type text/x not taken\nmore", "415"),
+            Some("type text/x not taken".into())
+        );
+        assert_eq!(
+            body_detail("text/plain", "Forbidden", "403 Forbidden"),
+            None
+        );
+        assert_eq!(body_detail("text/html", "<p>x</p>", ""), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::config::{Config, CONNECT_TIMEOUT};
 use crate::error::{Error, Kind, Result};
 use crate::notes::Notes;
 use crate::text::escape;
-pub use messages::{reason, status_error, transport_error};
+pub use messages::{body_detail, reason, status_error, transport_error};
 use retry::{Failure, Method};
 pub use trace::shown_url;
 use trace::{Exchange, Seen};
@@ -217,6 +217,12 @@ impl Client {
             Auth::None => call.path.to_string(),
         };
         let what = call.what;
+        // A file's upload may outlast any bound on the whole exchange: each
+        // read and write is bounded instead, as a download's reads are.
+        let total = match call.payload {
+            Payload::File { .. } => None,
+            _ => Some(timeout),
+        };
         let ex = Exchange {
             method: call.method,
             url: &url,
@@ -229,7 +235,7 @@ impl Client {
                 call.auth,
                 call.headers,
                 call.payload,
-                Some(timeout),
+                total,
                 seen,
             ) {
                 Ok(r) => r,
@@ -297,7 +303,8 @@ impl Client {
     }
 
     /// One request. `total` bounds the whole exchange (API calls); without it
-    /// (downloads) only each read is bounded, so large files are not cut off.
+    /// (downloads, uploads) only each read and write is bounded, so large
+    /// files are not cut off.
     /// The status of the answer is noted in `seen`.
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -322,7 +329,14 @@ impl Client {
         let resp = match payload {
             Payload::Empty => self.run(req, SendBody::none(), url, total),
             Payload::Json(mut bytes) => {
-                let req = req.header("Content-Type", "application/json");
+                // A caller's own type wins (`api -H 'Content-Type: ...'`,
+                // a JSON Patch): one Content-Type, never two.
+                let typed = headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+                if !typed {
+                    req = req.header("Content-Type", "application/json");
+                }
                 self.run(req, bytes.as_body(), url, total)
             }
             Payload::File { path, content_type } => {
@@ -360,6 +374,7 @@ impl Client {
             // A try given longer than --timeout (a held request) may wait
             // that long for its answer's first byte too.
             .timeout_per_read(Some(total.map_or(self.timeout, |t| t.max(self.timeout))))
+            .timeout_per_write(Some(self.timeout))
             .build();
         self.agent.run(req).map_err(Sent::Transport)
     }

@@ -125,6 +125,19 @@ impl Method {
         }
     }
 
+    /// The method of this upper-case name (`api GET ...`).
+    pub fn from_name(name: &str) -> Option<Method> {
+        Some(match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            _ => return None,
+        })
+    }
+
     /// Methods whose repetition has the effect of one request (RFC 9110
     /// §9.2.2). PATCH is not among them.
     pub fn is_idempotent(self) -> bool {
@@ -542,6 +555,23 @@ mod tests {
         for s in [400, 401, 404, 409, 500] {
             assert!(!may_repeat(Method::Get, true, Status(s)), "{s}");
         }
+    }
+
+    #[test]
+    fn methods_by_name() {
+        for m in [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+        ] {
+            assert_eq!(Method::from_name(m.as_str()), Some(m));
+        }
+        assert_eq!(Method::from_name("get"), None);
+        assert_eq!(Method::from_name("OPTIONS"), None);
+        assert!(!Method::Patch.is_idempotent());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! - `test_cmd`, `workflows`, `user`, `workflow`, `step`, `job`, `wait`,
 //!   `results`, `blob`, `stats`, `submit`, `cancel`, `delete`, `tag`,
-//!   `completions`: one command each (`wait` is `workflow --wait`);
+//!   `upload`, `api`, `completions`: one command each (`wait` is
+//!   `workflow --wait`);
 //! - `downloads`: what `results --download` and `blob --download` share
 //!   (names, `.part` files, resume and ranges, parallel transfers, the CDN);
 //! - `errors`: exit codes, error lines, secrets in them, retries, timeouts;
@@ -25,6 +26,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod api;
 mod blob;
 mod cancel;
 mod completions;
@@ -44,6 +46,7 @@ mod step;
 mod submit;
 mod tag;
 mod test_cmd;
+mod upload;
 mod user;
 mod verbose;
 mod wait;

@@ -229,13 +229,13 @@ fn skill_md_shows_every_command_and_exit_code() {
     let md = skill();
     let all = examples(&md);
     for c in &commands {
+        // Any `civitai-orch` of the line counts (`a && civitai-orch upload F`).
         let shown = all.iter().any(|ex| {
-            ex.text
-                .split_whitespace()
-                .skip_while(|w| *w != "civitai-orch")
-                .skip(1)
-                .find(|w| !w.starts_with('-'))
-                == Some(c)
+            let words: Vec<&str> = ex.text.split_whitespace().collect();
+            words.iter().enumerate().any(|(i, w)| {
+                *w == "civitai-orch"
+                    && words[i + 1..].iter().find(|w| !w.starts_with('-')) == Some(c)
+            })
         });
         assert!(shown, "SKILL.md has no example of `{c}`");
     }
