@@ -620,3 +620,124 @@ fn the_token_is_never_shown_even_with_v() {
     fake.set_buzz(0);
     submit(&fake, &["-v"], &template(json!({}))).code(3);
 }
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn a_template_with_a_byte_order_mark_a_folder_or_no_end_is_handled_clearly() {
+    let fake = Fake::start();
+    // A byte order mark (an editor's): read as `api --body` reads one.
+    let dir = temp_dir("submit-careless");
+    let file = dir.join("bom.json");
+    std::fs::write(&file, format!("\u{feff}{}", template(json!({})))).unwrap();
+    cli(&fake, &["submit", file.to_str().unwrap()])
+        .ok()
+        .stdout_has("submitted: ");
+    let run = Cli::new(Some(&fake), &["submit", "-", "--whatif"])
+        .stdin(&format!("\u{feff}{}", template(json!({}))))
+        .run();
+    run.ok().stdout_has("estimate: 4 Buzz");
+    // A folder is named as one.
+    cli(&fake, &["submit", dir.to_str().unwrap()])
+        .code(2)
+        .one_error_line()
+        .stderr_has("is a folder; name a JSON file, or - for stdin");
+    // A template without end is not read into memory without end.
+    let start = std::time::Instant::now();
+    cli(&fake, &["submit", "/dev/zero", "--whatif"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("error: the template '/dev/zero' is larger than 64 MiB");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(posts(&fake).len(), 2);
+}
+
+#[test]
+fn an_external_id_in_any_case_is_the_key_and_never_goes_with_whatif() {
+    // The API reads JSON keys in any case: `ExternalID` is its key too.
+    let fake = Fake::start();
+    let t = template(json!({"ExternalID": "run-case"}));
+    submit(&fake, &["--whatif"], &t)
+        .ok()
+        .stderr_has("the template's externalId run-case is not sent");
+    submit(&fake, &["--max-cost=10"], &t)
+        .ok()
+        .stdout_has("key run-case)");
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 3);
+    for r in &sent[..2] {
+        assert_eq!(r.param("whatif"), Some("true"));
+        let body = r.body_json();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(|k| !k.eq_ignore_ascii_case("externalid")),
+            "a key went with an estimate: {keys:?}"
+        );
+    }
+    let body = sent[2].body_json();
+    assert_eq!(body["externalId"], "run-case");
+    assert!(body.get("ExternalID").is_none(), "{body}");
+    assert_eq!(fake.submits(), 1);
+    // A bad key in any case is refused; two spellings of one key too.
+    let t = template(json!({"EXTERNALID": "a b"}));
+    submit(&fake, &["--whatif"], &t)
+        .code(2)
+        .stderr_has("its externalId is not 1 to 128");
+    let t = template(json!({"externalId": "a", "externalID": "b"}));
+    submit(&fake, &[], &t)
+        .code(2)
+        .one_error_line()
+        .stderr_has("it has 2 keys the API reads as \"externalId\"");
+    // Tags in any case are counted with --tag's (the limit holds).
+    let ten: Vec<String> = (1..=10).map(|i| format!("t{i}")).collect();
+    submit(&fake, &["--tag=new"], &template(json!({"Tags": ten})))
+        .code(2)
+        .stderr_has("at most 10 tags");
+    assert_eq!(posts(&fake).len(), 3);
+}
+
+#[test]
+fn an_estimate_below_zero_or_not_a_number_is_no_estimate() {
+    let fake = Fake::start();
+    // A negative total: --max-cost must not let the submit through on it.
+    fake.script(
+        SUBMIT,
+        vec![Reply::json(200, r#"{"id":"x","cost":{"total":-5}}"#)],
+    );
+    let run = submit(&fake, &["--max-cost=0"], &template(json!({})));
+    run.code(1)
+        .one_error_line()
+        .stderr_has("the API's estimate has a total of -5, which is not a cost");
+    assert_eq!(posts(&fake).len(), 1);
+    assert_eq!(fake.submits(), 0);
+    // Headers of garbage: no total, no currencies.
+    let junk = Reply::json(200, r#"{"id":"x"}"#)
+        .header("X-Civitai-Cost-Total", "NaN")
+        .header("X-Civitai-Cost-By-Currency", ";;=;yellow=abc");
+    fake.script(SUBMIT, vec![junk]);
+    submit(&fake, &["--max-cost=1e300"], &template(json!({})))
+        .code(1)
+        .one_error_line()
+        .stderr_has("which is not a cost");
+    let junk = Reply::json(200, r#"{"id":"x"}"#)
+        .header("X-Civitai-Cost-Total", "3")
+        .header("X-Civitai-Cost-By-Currency", ";;=;yellow=abc;blue=1e999");
+    fake.script(SUBMIT, vec![junk]);
+    assert_eq!(
+        submit(&fake, &["--whatif"], &template(json!({})))
+            .ok()
+            .stdout,
+        "estimate: 3 Buzz\n"
+    );
+    assert_eq!(fake.submits(), 0);
+}
+
+#[test]
+fn a_403_with_a_blank_string_says_what_a_403_means() {
+    let fake = Fake::start();
+    fake.script(SUBMIT, vec![Reply::json(403, "\"  \"")]);
+    let run = submit(&fake, &[], &template(json!({})));
+    run.code(3).one_error_line();
+    assert!(!run.stderr.contains("Forbidden: ;"), "{run:?}");
+    run.stderr_has("error: 403 Forbidden: this token is not allowed to do that");
+}
