@@ -905,6 +905,17 @@ fn header(s: &str) -> Result<(String, String)> {
             "-H cannot set Authorization: the token comes from CIVITAI_API_TOKEN",
         ));
     }
+    // The request's framing and its host are the program's: a `Host` would
+    // send the token to another site behind the same server, a length that
+    // is not the body's leaves the server waiting for bytes that never come.
+    if let Some(own) = ["Host", "Content-Length", "Transfer-Encoding"]
+        .iter()
+        .find(|h| name.eq_ignore_ascii_case(h))
+    {
+        return Err(Error::usage(format!(
+            "-H cannot set {own}: the API URL and the body decide it"
+        )));
+    }
     Ok((name.to_string(), value.trim().to_string()))
 }
 

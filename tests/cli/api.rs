@@ -413,3 +413,52 @@ impl Pretty for crate::support::Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):{self:?}"))
     }
 }
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn headers_that_frame_or_route_the_request_cannot_be_set() {
+    let fake = Fake::start();
+    let body = write("api-frame.json", "{\"a\":1}");
+    for (h, said) in [
+        // Another site behind the same server would get the token.
+        ("Host: evil.example", "-H cannot set Host"),
+        ("host:evil.example", "-H cannot set Host"),
+        // A length that is not the body's: the server waits for the rest.
+        ("Content-Length: 100000", "-H cannot set Content-Length"),
+        (
+            "Transfer-Encoding: chunked",
+            "-H cannot set Transfer-Encoding",
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let run = cli(
+            &fake,
+            &[
+                "api",
+                "POST",
+                "/v2/x",
+                "--body",
+                &body,
+                "-H",
+                h,
+                "--timeout=5",
+            ],
+        );
+        run.code(2).one_error_line().stderr_has(said);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(4),
+            "{run:?}"
+        );
+    }
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[test]
+fn a_path_beyond_ascii_is_sent_percent_encoded() {
+    let fake = Fake::start();
+    cli(&fake, &["api", "/v2/consumer/workflows/ü-1", "-f", "q=é"]).code(4);
+    let req = fake.api_requests().pop().unwrap();
+    assert_eq!(req.raw_path, "/v2/consumer/workflows/%C3%BC-1");
+    assert_eq!(req.param("q"), Some("é"));
+}
