@@ -651,8 +651,14 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
                     "say what to change: --add=T, --remove=T or --clear",
                 ));
             }
+            let id = args.id("<workflowId>")?;
+            if id == "-" {
+                return Err(Error::usage(
+                    "tag changes one workflow: give its id, not '-' (stdin)",
+                ));
+            }
             Command::Tag(TagOpts {
-                id: args.id("<workflowId>")?,
+                id,
                 add: raw.add,
                 remove: raw.remove,
                 clear: raw.clear,
@@ -845,11 +851,14 @@ fn external_id(s: String) -> Result<String> {
 
 /// A tag as the API takes it: not empty, at most 200 characters.
 fn tag_value(t: String) -> Result<String> {
-    if t.trim().is_empty() || t.chars().count() > MAX_TAG_LEN {
+    let n = t.chars().count();
+    if n == 0 || n > MAX_TAG_LEN {
         return Err(Error::usage(format!(
-            "a tag is 1 to {MAX_TAG_LEN} characters (got {})",
-            t.chars().count()
+            "a tag is 1 to {MAX_TAG_LEN} characters (got {n})"
         )));
+    }
+    if t.trim().is_empty() {
+        return Err(Error::usage("a tag cannot be only blanks"));
     }
     Ok(t)
 }
