@@ -741,3 +741,93 @@ fn a_403_with_a_blank_string_says_what_a_403_means() {
     assert!(!run.stderr.contains("Forbidden: ;"), "{run:?}");
     run.stderr_has("error: 403 Forbidden: this token is not allowed to do that");
 }
+
+// Overlapping runs, as cron lines make them.
+
+#[test]
+fn runs_with_the_same_external_id_at_once_make_one_workflow() {
+    let fake = Fake::start();
+    fake.set_api_delay(std::time::Duration::from_millis(30));
+    let url = fake.url.clone();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Cli::new(None, &["--json", "submit", "-", "--external-id=cron-1"])
+                    .env("CIVITAI_API_URL", &url)
+                    .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+                    .stdin(&template(json!({})))
+                    .run()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = runs
+        .into_iter()
+        .map(|r| {
+            let run = r.join().unwrap();
+            run.ok().json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(fake.submits(), 1);
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+}
+
+#[test]
+fn a_submit_downloading_beside_results_into_one_folder_leaves_whole_files() {
+    let fake = Fake::start();
+    let dir = temp_dir("submit-overlap");
+    let t = json!({"steps": [{"$type": "imageGen", "name": "pic",
+        "input": {"prompt": "x", "quantity": 3}}],
+        "metadata": {"fake": {"reads": 4}}})
+    .to_string();
+    // The workflow is made first; then the same key waits and downloads
+    // while `results` fetches the same files into the same folder.
+    let first = submit(&fake, &["--json", "--external-id=both-1"], &t);
+    let id = first.ok().json()["id"].as_str().unwrap().to_string();
+    fake.set_chunk_delay(std::time::Duration::from_millis(5));
+    let d = dir.to_str().unwrap().to_string();
+    let (url, t2, d2) = (fake.url.clone(), t.clone(), d.clone());
+    let waiting = std::thread::spawn(move || {
+        Cli::new(
+            None,
+            &[
+                "submit",
+                "-",
+                "--external-id=both-1",
+                "--wait=30",
+                "--download",
+                "--dir",
+                &d2,
+            ],
+        )
+        .env("CIVITAI_API_URL", &url)
+        .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+        .stdin(&t2)
+        .run()
+    });
+    let mut results = None;
+    for _ in 0..100 {
+        let run = cli(&fake, &["results", &id, "--download", "--dir", &d]);
+        if run.code == 0 && run.stdout.contains("downloaded") {
+            results = Some(run);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let waited = waiting.join().unwrap();
+    waited.ok();
+    results.expect("results never downloaded").ok();
+    assert_eq!(fake.submits(), 1);
+    let names = files(&dir);
+    assert_eq!(
+        names,
+        (0..3)
+            .map(|i| format!("{id}_pic_{i}.png"))
+            .collect::<Vec<_>>(),
+        "{waited:?}"
+    );
+    for n in names {
+        let bytes = std::fs::read(dir.join(&n)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{n} is not whole");
+    }
+}
