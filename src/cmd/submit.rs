@@ -127,9 +127,14 @@ pub fn run(ctx: &Ctx, o: &SubmitOpts, out: &mut Out) -> Result<()> {
         Some(&key),
     )?;
     let mut body = answer.body;
-    let mut wf = Workflow::parse(&body, "the submitted workflow")?;
+    // A 2xx: the workflow was likely made, whatever its answer says.
+    let mut wf =
+        Workflow::parse(&body, "the submitted workflow").map_err(|e| may_be_made(e, &key))?;
     let id = wf.id.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
-        Error::other("the API's answer to the submit holds no workflow id".to_string())
+        may_be_made(
+            Error::other("the API's answer to the submit holds no workflow id"),
+            &key,
+        )
     })?;
     let text = !ctx.mode().is_json();
     if text {
@@ -398,13 +403,7 @@ fn post(
         .call_with(&call, ctx.client.timeout() + held, ctx.client.retries());
     let answer = match (sent, key) {
         (Ok(a), _) => a,
-        (Err(mut e), Some(key)) if e.kind == Kind::Network => {
-            e.message.push_str(&format!(
-                "; the workflow may have been made: submit again with --external-id={key} \
-                 to get it rather than a second one"
-            ));
-            return Err(e);
-        }
+        (Err(e), Some(key)) if e.kind == Kind::Network => return Err(may_be_made(e, key)),
         (Err(e), _) => return Err(e),
     };
     if (200..300).contains(&answer.status) {
@@ -427,9 +426,26 @@ fn post(
             e.message = e
                 .message
                 .replacen("; check the options", "; check the template", 1);
-            Err(e)
+            // A 5xx may come from a gateway after the API made the
+            // workflow (that is why a keyed POST is repeated after one).
+            match key {
+                Some(key) if status >= 500 => Err(may_be_made(e, key)),
+                _ => Err(e),
+            }
         }
     }
+}
+
+/// `e` saying that the workflow may have been made, and how to get it
+/// rather than a second one (on its first line: field lines may follow).
+fn may_be_made(mut e: Error, key: &str) -> Error {
+    let hint = format!(
+        "; the workflow may have been made: submit again with --external-id={key} to get \
+         it rather than a second one"
+    );
+    let at = e.message.find('\n').unwrap_or(e.message.len());
+    e.message.insert_str(at, &hint);
+    e
 }
 
 /// What an estimate said.

@@ -831,3 +831,35 @@ fn a_submit_downloading_beside_results_into_one_folder_leaves_whole_files() {
         assert!(bytes.starts_with(b"\x89PNG"), "{n} is not whole");
     }
 }
+
+#[test]
+fn a_gateway_error_or_a_garbled_answer_names_the_key_even_with_q() {
+    // A 504 after the retries may come after the API made the workflow:
+    // "try again" alone would make a second one under a new key.
+    let fake = Fake::start();
+    let gateway = || Reply::html(504, "<html>Gateway Timeout</html>").header("Retry-After", "0");
+    fake.script(SUBMIT, vec![gateway(), gateway()]);
+    let run = Cli::new(Some(&fake), &["-q", "submit", "-", "--retries=1"])
+        .stdin(&template(json!({})))
+        .run();
+    run.code(5)
+        .one_error_line()
+        .stderr_has("504 Gateway Timeout")
+        .stderr_has(
+            "the workflow may have been made: submit again with --external-id=civitai-orch-",
+        );
+    // A 2xx that is no workflow: made, most likely.
+    for body in ["<html>ok</html>", "[1]", "{\"status\":\"preparing\"}"] {
+        fake.script(SUBMIT, vec![Reply::json(202, body)]);
+        let run = Cli::new(Some(&fake), &["-q", "submit", "-", "--external-id=k-2xx"])
+            .stdin(&template(json!({})))
+            .run();
+        run.code(1)
+            .one_error_line()
+            .stderr_has("submit again with --external-id=k-2xx");
+    }
+    // A 4xx is an answer that nothing was made: no such hint.
+    fake.script(SUBMIT, vec![Reply::problem(409, "Conflict", "no")]);
+    let run = submit(&fake, &["-q"], &template(json!({})));
+    assert!(!run.stderr.contains("may have been made"), "{run:?}");
+}
