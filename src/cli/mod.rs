@@ -752,6 +752,10 @@ fn results(raw: Raw, args: &mut Args) -> Result<Command> {
 
 fn submit(mut raw: Raw, args: &mut Args) -> Result<Command> {
     needs_download(&raw, raw.download)?;
+    if raw.nsfw && !raw.download {
+        // It steers the read of the files, nothing else of a submit.
+        return Err(Error::usage("--nsfw applies only with --download"));
+    }
     if raw.download && raw.wait.is_none() {
         return Err(Error::usage(
             "--download needs --wait: the files exist once the workflow has ended",

@@ -197,6 +197,12 @@ fn bad_options_are_usage_errors_and_send_nothing() {
         ),
         (vec!["--whatif", "--max-cost=3"], "--whatif only estimates"),
         (vec!["--download"], "--download needs --wait"),
+        // Silently ignored before: it steers only the download's read.
+        (vec!["--nsfw"], "--nsfw applies only with --download"),
+        (
+            vec!["--wait", "--nsfw"],
+            "--nsfw applies only with --download",
+        ),
     ] {
         run(&args)
             .code(2)
