@@ -869,3 +869,26 @@ fn a_gateway_error_or_a_garbled_answer_names_the_key_even_with_q() {
     let run = submit(&fake, &["-q"], &template(json!({})));
     assert!(!run.stderr.contains("may have been made"), "{run:?}");
 }
+
+#[test]
+fn an_estimate_carries_no_key_so_only_a_429_repeats_it() {
+    let fake = Fake::start();
+    fake.script(
+        SUBMIT,
+        vec![Reply::json(429, "{}").header("Retry-After", "0")],
+    );
+    submit(&fake, &["--whatif"], &template(json!({})))
+        .ok()
+        .stderr_has("rate limited (429)");
+    assert_eq!(posts(&fake).len(), 2);
+    // A dropped estimate is not sent again, and --max-cost submits nothing.
+    fake.script(SUBMIT, vec![Reply::Close, Reply::Close]);
+    let run = submit(&fake, &["--max-cost=100"], &template(json!({})));
+    run.code(5).one_error_line();
+    assert!(!run.stderr.contains("may have been made"), "{run:?}");
+    assert_eq!(posts(&fake).len(), 3);
+    assert!(posts(&fake)
+        .iter()
+        .all(|r| r.param("whatif") == Some("true")));
+    assert_eq!(fake.submits(), 0);
+}
