@@ -651,8 +651,14 @@ fn build(name: &str, mut raw: Raw) -> Result<Command> {
                     "say what to change: --add=T, --remove=T or --clear",
                 ));
             }
+            let id = args.id("<workflowId>")?;
+            if id == "-" {
+                return Err(Error::usage(
+                    "tag changes one workflow: give its id, not '-' (stdin)",
+                ));
+            }
             Command::Tag(TagOpts {
-                id: args.id("<workflowId>")?,
+                id,
                 add: raw.add,
                 remove: raw.remove,
                 clear: raw.clear,
@@ -746,6 +752,10 @@ fn results(raw: Raw, args: &mut Args) -> Result<Command> {
 
 fn submit(mut raw: Raw, args: &mut Args) -> Result<Command> {
     needs_download(&raw, raw.download)?;
+    if raw.nsfw && !raw.download {
+        // It steers the read of the files, nothing else of a submit.
+        return Err(Error::usage("--nsfw applies only with --download"));
+    }
     if raw.download && raw.wait.is_none() {
         return Err(Error::usage(
             "--download needs --wait: the files exist once the workflow has ended",
@@ -845,11 +855,14 @@ fn external_id(s: String) -> Result<String> {
 
 /// A tag as the API takes it: not empty, at most 200 characters.
 fn tag_value(t: String) -> Result<String> {
-    if t.trim().is_empty() || t.chars().count() > MAX_TAG_LEN {
+    let n = t.chars().count();
+    if n == 0 || n > MAX_TAG_LEN {
         return Err(Error::usage(format!(
-            "a tag is 1 to {MAX_TAG_LEN} characters (got {})",
-            t.chars().count()
+            "a tag is 1 to {MAX_TAG_LEN} characters (got {n})"
         )));
+    }
+    if t.trim().is_empty() {
+        return Err(Error::usage("a tag cannot be only blanks"));
     }
     Ok(t)
 }
@@ -904,6 +917,17 @@ fn header(s: &str) -> Result<(String, String)> {
         return Err(Error::usage(
             "-H cannot set Authorization: the token comes from CIVITAI_API_TOKEN",
         ));
+    }
+    // The request's framing and its host are the program's: a `Host` would
+    // send the token to another site behind the same server, a length that
+    // is not the body's leaves the server waiting for bytes that never come.
+    if let Some(own) = ["Host", "Content-Length", "Transfer-Encoding"]
+        .iter()
+        .find(|h| name.eq_ignore_ascii_case(h))
+    {
+        return Err(Error::usage(format!(
+            "-H cannot set {own}: the API URL and the body decide it"
+        )));
     }
     Ok((name.to_string(), value.trim().to_string()))
 }

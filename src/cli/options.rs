@@ -535,7 +535,7 @@ pub const OPTIONS: &[Opt] = &[
             "header",
             Value("'N: V'"),
             Commands(&["api"]),
-            "add a request header (not Authorization)",
+            "add a request header (not Authorization, Host or a length)",
         ),
         'H',
     ),

@@ -164,7 +164,8 @@ fn outcome(answer: &Answer, what: &str, ctx: &Ctx) -> Result<()> {
 }
 
 /// The path after the API URL: `/v2/...` or `v2/...`, or a full URL that
-/// starts with the API URL. The token goes nowhere else.
+/// starts with the API URL. The token goes nowhere else. Characters
+/// beyond ASCII are percent-encoded; spaces, controls and `#` refused.
 fn api_path(arg: &str, api_url: &str) -> Result<String> {
     let path = if is_url(arg) {
         match arg.strip_prefix(api_url) {
@@ -193,7 +194,23 @@ fn api_path(arg: &str, api_url: &str) -> Result<String> {
             "the path holds a '#'; percent-encode it (%23), a fragment is never sent",
         ));
     }
-    Ok(if path.is_empty() { "/".into() } else { path })
+    // Bytes beyond ASCII are no part of a request line: sent as UTF-8
+    // percent-encoded, as a browser sends them.
+    let mut encoded = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii() {
+            encoded.push(c);
+        } else {
+            for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(if encoded.is_empty() {
+        "/".into()
+    } else {
+        encoded
+    })
 }
 
 /// `scheme://...`: a scheme is letters, digits, `+`, `-`, `.` before `://`
@@ -388,6 +405,7 @@ mod tests {
         assert_eq!(p("/v2/a b").unwrap_err().exit_code(), 2);
         assert_eq!(p("/v2/a\nb").unwrap_err().exit_code(), 2);
         assert_eq!(p("/v2/a#b").unwrap_err().exit_code(), 2);
+        assert_eq!(p("/v2/tags/ü?q=é").unwrap(), "/v2/tags/%C3%BC?q=%C3%A9");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! The template (a file, or stdin for `-`) must be a JSON object with a
 //! non-empty `steps` array of objects; `--tag` values join its `tags`
 //! (unique, at most 10 of 1 to 200 characters in all). Anything else is
-//! refused with exit 2 before a byte is sent.
+//! refused with exit 2 before a byte is sent, as is a template larger than
+//! 64 MiB (a byte order mark is dropped). The API reads keys in any case,
+//! so `ExternalId` or `TAGS` are taken as `externalId` and `tags`.
 //!
 //! **The idempotency key.** Every real submit carries one in the
 //! template's `externalId`: `--external-id`, else the template's own, else
@@ -125,9 +127,14 @@ pub fn run(ctx: &Ctx, o: &SubmitOpts, out: &mut Out) -> Result<()> {
         Some(&key),
     )?;
     let mut body = answer.body;
-    let mut wf = Workflow::parse(&body, "the submitted workflow")?;
+    // A 2xx: the workflow was likely made, whatever its answer says.
+    let mut wf =
+        Workflow::parse(&body, "the submitted workflow").map_err(|e| may_be_made(e, &key))?;
     let id = wf.id.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
-        Error::other("the API's answer to the submit holds no workflow id".to_string())
+        may_be_made(
+            Error::other("the API's answer to the submit holds no workflow id"),
+            &key,
+        )
     })?;
     let text = !ctx.mode().is_json();
     if text {
@@ -199,23 +206,53 @@ fn shown_source(file: &str) -> String {
     }
 }
 
+/// The largest template read: as large as any JSON body the program takes
+/// (a template is a few KiB; `/dev/zero` is not one).
+const TEMPLATE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// The keys of a template that the program reads or sets. The API reads
+/// its JSON without regard to case (an ASP.NET default), so `ExternalId`
+/// is a key to it as much as `externalId`: each is taken under one
+/// spelling, whichever the template used, and given twice is refused.
+const OWN_KEYS: [&str; 3] = ["steps", "tags", "externalId"];
+
 /// The template as a JSON object with a non-empty `steps` array of
-/// objects; anything else is a usage error naming what is wrong.
+/// objects; anything else is a usage error naming what is wrong. A leading
+/// byte order mark is dropped.
 fn read_template(file: &str, shown: &str) -> Result<Map<String, Value>> {
+    let cannot = |e: std::io::Error| Error::usage(format!("cannot read the template {shown}: {e}"));
     let mut bytes = Vec::new();
     let read = if file == "-" {
-        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+        let stdin = std::io::stdin().lock();
+        stdin.take(TEMPLATE_LIMIT + 1).read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+        if std::path::Path::new(file).is_dir() {
+            return Err(Error::usage(format!(
+                "the template {shown} is a folder; name a JSON file, or - for stdin"
+            )));
+        }
+        let f = std::fs::File::open(file).map_err(cannot)?;
+        f.take(TEMPLATE_LIMIT + 1).read_to_end(&mut bytes)
     };
-    read.map_err(|e| Error::usage(format!("cannot read the template {shown}: {e}")))?;
-    let v: Value = serde_json::from_slice(&bytes)
+    read.map_err(cannot)?;
+    if bytes.len() as u64 > TEMPLATE_LIMIT {
+        return Err(Error::usage(format!(
+            "the template {shown} is larger than {} MiB; a template is a JSON object",
+            TEMPLATE_LIMIT >> 20
+        )));
+    }
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let v: Value = serde_json::from_slice(json)
         .map_err(|e| Error::usage(format!("the template {shown} is not valid JSON: {e}")))?;
-    let Value::Object(map) = v else {
+    let Value::Object(mut map) = v else {
         return Err(Error::usage(format!(
             "the template {shown} is not a JSON object; a template is {{\"steps\": [...], ...}}"
         )));
     };
+    for name in OWN_KEYS {
+        one_spelling(&mut map, name)
+            .map_err(|why| Error::usage(format!("the template {shown} is refused: {why}")))?;
+    }
     let why = match map.get("steps") {
         Some(Value::Array(steps)) if !steps.is_empty() => {
             match steps.iter().position(|s| !s.is_object()) {
@@ -230,6 +267,35 @@ fn read_template(file: &str, shown: &str) -> Result<Map<String, Value>> {
     Err(Error::usage(format!(
         "the template {shown} is refused: {why}"
     )))
+}
+
+/// `name` under that one spelling: a key that differs from it only in
+/// case is renamed to it; two such keys are refused (which the API would
+/// read is anyone's guess).
+fn one_spelling(map: &mut Map<String, Value>, name: &str) -> std::result::Result<(), String> {
+    let found: Vec<String> = map
+        .keys()
+        .filter(|k| k.eq_ignore_ascii_case(name))
+        .cloned()
+        .collect();
+    match found.as_slice() {
+        [] => Ok(()),
+        [one] if one == name => Ok(()),
+        [one] => {
+            if let Some(v) = map.remove(one) {
+                map.insert(name.to_string(), v);
+            }
+            Ok(())
+        }
+        many => Err(format!(
+            "it has {} keys the API reads as \"{name}\" ({})",
+            many.len(),
+            many.iter()
+                .map(|k| format!("\"{}\"", escape(&cut(k, 40))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Adds `--tag` values to the template's `tags` (those it has already are
@@ -337,13 +403,7 @@ fn post(
         .call_with(&call, ctx.client.timeout() + held, ctx.client.retries());
     let answer = match (sent, key) {
         (Ok(a), _) => a,
-        (Err(mut e), Some(key)) if e.kind == Kind::Network => {
-            e.message.push_str(&format!(
-                "; the workflow may have been made: submit again with --external-id={key} \
-                 to get it rather than a second one"
-            ));
-            return Err(e);
-        }
+        (Err(e), Some(key)) if e.kind == Kind::Network => return Err(may_be_made(e, key)),
         (Err(e), _) => return Err(e),
     };
     if (200..300).contains(&answer.status) {
@@ -351,7 +411,7 @@ fn post(
     }
     let bare = serde_json::from_str::<Value>(&answer.body).ok();
     match (answer.status, bare) {
-        (403, Some(Value::String(s))) => Err(Error::new(
+        (403, Some(Value::String(s))) if !s.trim().is_empty() => Err(Error::new(
             Kind::Auth,
             format!(
                 "403 Forbidden: {}; nothing was submitted",
@@ -366,9 +426,26 @@ fn post(
             e.message = e
                 .message
                 .replacen("; check the options", "; check the template", 1);
-            Err(e)
+            // A 5xx may come from a gateway after the API made the
+            // workflow (that is why a keyed POST is repeated after one).
+            match key {
+                Some(key) if status >= 500 => Err(may_be_made(e, key)),
+                _ => Err(e),
+            }
         }
     }
+}
+
+/// `e` saying that the workflow may have been made, and how to get it
+/// rather than a second one (on its first line: field lines may follow).
+fn may_be_made(mut e: Error, key: &str) -> Error {
+    let hint = format!(
+        "; the workflow may have been made: submit again with --external-id={key} to get \
+         it rather than a second one"
+    );
+    let at = e.message.find('\n').unwrap_or(e.message.len());
+    e.message.insert_str(at, &hint);
+    e
 }
 
 /// What an estimate said.
@@ -406,13 +483,20 @@ fn estimate(ctx: &Ctx, template: &Map<String, Value>) -> Result<Estimate> {
         .pointer("/cost/total")
         .and_then(Value::as_f64)
         .or_else(|| answer.header("x-civitai-cost-total")?.trim().parse().ok())
-        .filter(|t: &f64| t.is_finite())
         .ok_or_else(|| {
             Error::other(
                 "the API's estimate holds no cost total (neither cost.total nor \
                  X-Civitai-Cost-Total)",
             )
         })?;
+    // A cost below 0 (or not a number) is no estimate: --max-cost would
+    // let anything through on it.
+    if !total.is_finite() || total < 0.0 {
+        return Err(Error::other(format!(
+            "the API's estimate has a total of {}, which is not a cost; nothing was submitted",
+            number(total)
+        )));
+    }
     let mut by = api::cost_by_currency(&doc);
     if by.is_empty() {
         by = answer

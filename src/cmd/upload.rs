@@ -12,6 +12,11 @@
 //! try could make a second blob, or be refused as a reuse: the run ends
 //! and says to upload again, which asks for a new URL.
 //!
+//! An upload URL that holds a user name or password, or the token in any
+//! spelling, is refused before a byte is sent: it would carry a credential
+//! to the file host. A redirect from the file host is not followed. An
+//! empty file is refused (a blob of nothing is no step's input).
+//!
 //! The upload URL's query is its key: it is never shown (`-v` hides every
 //! query value of a request sent without the token, and the messages here
 //! hide them wherever a body echoed them).
@@ -102,6 +107,9 @@ fn check_file(path: &Path) -> Result<u64> {
     let shown = escape(&path.display().to_string());
     let cannot = |e: std::io::Error| {
         let why = match e.kind() {
+            std::io::ErrorKind::NotFound if path == Path::new("-") => {
+                "no such file (upload reads a file, not stdin)".to_string()
+            }
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
@@ -121,6 +129,12 @@ fn check_file(path: &Path) -> Result<u64> {
         )));
     }
     std::fs::File::open(path).map_err(cannot)?;
+    if meta.len() == 0 {
+        // A blob of nothing is no input for any step.
+        return Err(Error::usage(format!(
+            "{shown} is empty; there is nothing to upload"
+        )));
+    }
     Ok(meta.len())
 }
 
@@ -187,12 +201,56 @@ fn upload_url(body: &str, api_url: &str) -> Result<String> {
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("is not an absolute http(s) URL"));
     }
+    if host.contains('@') {
+        // A user name or password would go to the file host as Basic auth.
+        return Err(bad(
+            "holds a user name or password; only the signature is sent there",
+        ));
+    }
+    if holds_token(&url) {
+        return Err(bad("holds the token, which never goes to the file host"));
+    }
     if !https && has_scheme(api_url, "https://") {
         return Err(bad(
             "is plain http while the API is https; the file is not sent",
         ));
     }
     Ok(url)
+}
+
+/// Whether `url` holds the run's token, as it is or percent-encoded in
+/// any case (a token too short to tell from other text is not looked for).
+fn holds_token(url: &str) -> bool {
+    let forms = crate::text::secret_forms();
+    let Some(token) = forms.first().filter(|t| t.len() >= 8) else {
+        return false;
+    };
+    url.contains(token.as_str()) || unescaped(url).contains(token.as_str())
+}
+
+/// `s` with its `%XX` escapes decoded (in either case), to look for the
+/// token however the URL spells it.
+fn unescaped(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn has_scheme(url: &str, scheme: &str) -> bool {
@@ -252,6 +310,20 @@ impl Refusal<'_> {
                      used, or its signature does not match); run upload again for a new one"
                 )),
             ),
+            // Not followed: the file goes to the signed URL and nowhere else.
+            300..=399 => {
+                let to = answer
+                    .header("location")
+                    .map(|l| format!(" to '{}'", cut(&shown_url(l, Auth::None), 200)))
+                    .unwrap_or_default();
+                (
+                    Kind::Other,
+                    format!(
+                        "{head}: the file host sent the upload elsewhere{to}, which is not \
+                         followed; run upload again for a new URL"
+                    ),
+                )
+            }
             _ => return status_error(status, ctype, &answer.body, "the upload"),
         };
         Error::new(kind, message).with_status(status)
@@ -323,6 +395,12 @@ mod tests {
         assert!(upload_url("{}", "https://api").is_err());
         assert!(upload_url(r#"{"uploadUrl": 5}"#, "https://api").is_err());
         assert!(upload_url("[]", "https://api").is_err());
+    }
+
+    #[test]
+    fn escapes_are_decoded_in_either_case() {
+        assert_eq!(unescaped("a%2Db%2db%zz%4"), "a-b-b%zz%4");
+        assert_eq!(unescaped("%C3%BC+"), "ü+");
     }
 
     #[test]

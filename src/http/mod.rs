@@ -411,6 +411,10 @@ impl Client {
     ) -> Result<T> {
         let total = retries.saturating_add(1);
         let mut n = 1;
+        // A try that failed after the server may have acted on it (a
+        // dropped connection, a 5xx), repeated because repeating it is
+        // harmless: a later refusal may be of what it did.
+        let mut maybe_done = false;
         loop {
             let mut seen = Seen {
                 last: n >= total,
@@ -434,8 +438,19 @@ impl Client {
                     trace("");
                     return Ok(t);
                 }
-                Attempt::Fail(e) => {
+                Attempt::Fail(mut e) => {
                     trace("");
+                    let refused = e.status.is_some_and(|s| (400..500).contains(&s));
+                    if maybe_done && refused && !matches!(ex.method, Method::Get | Method::Head) {
+                        let note = format!(
+                            " (an earlier try of this {}, whose answer was lost, may have \
+                             done it)",
+                            ex.method.as_str()
+                        );
+                        // On the first line: field lines may follow.
+                        let at = e.message.find('\n').unwrap_or(e.message.len());
+                        e.message.insert_str(at, &note);
+                    }
                     return Err(e);
                 }
                 Attempt::Retry(cause) => {
@@ -451,6 +466,8 @@ impl Client {
                         return Err(cause.give_up(retries));
                     }
                     trace(&format!(", retrying ({n} of {retries})"));
+                    maybe_done |= matches!(cause.failure, Failure::Dropped)
+                        || matches!(cause.failure, Failure::Status(s) if s >= 500);
                     let wait = cause
                         .retry_after
                         .unwrap_or_else(|| retry::backoff(n, jitter_seed()));

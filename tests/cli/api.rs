@@ -413,3 +413,98 @@ impl Pretty for crate::support::Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):{self:?}"))
     }
 }
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn headers_that_frame_or_route_the_request_cannot_be_set() {
+    let fake = Fake::start();
+    let body = write("api-frame.json", "{\"a\":1}");
+    for (h, said) in [
+        // Another site behind the same server would get the token.
+        ("Host: evil.example", "-H cannot set Host"),
+        ("host:evil.example", "-H cannot set Host"),
+        // A length that is not the body's: the server waits for the rest.
+        ("Content-Length: 100000", "-H cannot set Content-Length"),
+        (
+            "Transfer-Encoding: chunked",
+            "-H cannot set Transfer-Encoding",
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let run = cli(
+            &fake,
+            &[
+                "api",
+                "POST",
+                "/v2/x",
+                "--body",
+                &body,
+                "-H",
+                h,
+                "--timeout=5",
+            ],
+        );
+        run.code(2).one_error_line().stderr_has(said);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(4),
+            "{run:?}"
+        );
+    }
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[test]
+fn a_path_beyond_ascii_is_sent_percent_encoded() {
+    let fake = Fake::start();
+    cli(&fake, &["api", "/v2/consumer/workflows/ü-1", "-f", "q=é"]).code(4);
+    let req = fake.api_requests().pop().unwrap();
+    assert_eq!(req.raw_path, "/v2/consumer/workflows/%C3%BC-1");
+    assert_eq!(req.param("q"), Some("é"));
+}
+
+#[test]
+fn paginate_stops_at_a_page_of_nothing_and_prints_a_non_list_whole() {
+    let fake = Fake::start();
+    // A server that would send pages of nothing, each with a fresh cursor,
+    // for ever: the first empty page ends the walk.
+    let empty: Vec<Reply> = (0..50)
+        .map(|i| {
+            Reply::json(
+                200,
+                &json!({"items": [], "next": format!("C{i}")}).to_string(),
+            )
+        })
+        .collect();
+    fake.script("/v2/nothing", empty);
+    let run = cli(&fake, &["api", "--paginate", "/v2/nothing"]);
+    run.ok();
+    assert_eq!(run.stdout, "");
+    assert_eq!(fake.api_requests().len(), 1);
+    // Not a list: the one document is the one line.
+    fake.script(
+        "/v2/one",
+        vec![Reply::json(200, "{\"id\": \"w\",\n \"next\": \"C\"}")],
+    );
+    let run = cli(&fake, &["api", "--paginate", "/v2/one"]);
+    assert_eq!(run.ok().stdout, "{\"id\":\"w\",\"next\":\"C\"}\n");
+    assert_eq!(fake.api_requests().len(), 2);
+}
+
+#[test]
+#[ignore = "finding left open: a cut token (a prefix of it) in an answer is not hidden; \
+            text::mask hides whole tokens only"]
+fn a_server_that_echoes_most_of_the_token_does_not_get_it_shown() {
+    let fake = Fake::start();
+    let cut_token = &TOKEN[..TOKEN.len() - 3];
+    fake.script(
+        "/v2/echo",
+        vec![Reply::json(
+            401,
+            &json!({"title": format!("bad token {cut_token}...")}).to_string(),
+        )],
+    );
+    let run = cli(&fake, &["api", "/v2/echo"]);
+    run.code(3);
+    no_token_in(&run, 8);
+}

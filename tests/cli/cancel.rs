@@ -194,3 +194,55 @@ fn a_cancel_is_repeated_after_a_gateway_error() {
     assert_eq!(sent(&fake, "PUT", W_PROC), 2);
     assert_eq!(fake.workflow(W_PROC)["status"], "canceled");
 }
+
+// Written to break it: a hostile server, overlapping runs.
+
+#[test]
+fn a_500_to_the_cancel_is_not_a_cancel_and_a_later_run_cancels() {
+    let fake = Fake::start();
+    fake.script(
+        &workflow_path(W_PROC),
+        vec![Reply::problem(500, "Internal Server Error", "boom")],
+    );
+    let run = cli(&fake, &["cancel", W_PROC]);
+    run.code(5)
+        .one_error_line()
+        .stderr_has("500 Internal Server Error");
+    assert_eq!(run.stdout, "");
+    // Not repeated (a 500 is an answer), then read: still running.
+    assert_eq!(sent(&fake, "PUT", W_PROC), 1);
+    assert_eq!(fake.workflow(W_PROC)["status"], "processing");
+    cli(&fake, &["cancel", W_PROC])
+        .ok()
+        .stdout_has(&format!("canceled: {W_PROC}\n"));
+}
+
+#[test]
+fn a_cancel_and_a_delete_of_one_workflow_at_once_end_cleanly() {
+    for i in 0..4 {
+        let fake = Fake::start();
+        let id = format!("0-019be4ff-0000-7000-8000-00000000c0d{i}");
+        running(&fake, &id);
+        fake.set_api_delay(std::time::Duration::from_millis(10 * i));
+        let url = fake.url.clone();
+        let other = id.clone();
+        let cancel = std::thread::spawn(move || {
+            Cli::new(None, &["cancel", &other])
+                .env("CIVITAI_API_URL", &url)
+                .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+                .run()
+        });
+        cli(&fake, &["delete", &id, "--yes"]).ok();
+        let run = cancel.join().unwrap();
+        // Canceled before the delete (its read may then find it gone),
+        // or found gone: never a panic, never a hang.
+        match run.code {
+            0 => assert!(run.stdout.starts_with("canceled: "), "{run:?}"),
+            4 => {
+                run.one_error_line().stderr_has("404 Not Found");
+            }
+            _ => panic!("unexpected:{run:?}"),
+        }
+        cli(&fake, &["workflow", &id]).code(4);
+    }
+}

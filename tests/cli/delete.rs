@@ -120,3 +120,33 @@ fn a_delete_is_repeated_after_a_gateway_error() {
     assert_eq!(deletes(&fake), 2);
     cli(&fake, &["workflow", W1]).code(4);
 }
+
+// Written to break it: a hostile server, a bad network.
+
+#[test]
+fn a_404_after_a_retried_delete_says_the_earlier_try_may_have_done_it() {
+    // The first DELETE deleted it, but a gateway answered 503; the repeat
+    // finds it gone. "no workflow" alone would send one looking for a typo.
+    let fake = Fake::start();
+    cli(&fake, &["delete", W_FAIL, "--yes"]).ok();
+    fake.script(
+        &workflow_path(W_FAIL),
+        vec![Reply::problem(503, "Service Unavailable", "busy").header("Retry-After", "0")],
+    );
+    let run = cli(&fake, &["delete", W_FAIL, "--yes"]);
+    run.code(4)
+        .one_error_line()
+        .stderr_has("404 Not Found: no workflow")
+        .stderr_has("(an earlier try of this DELETE, whose answer was lost, may have done it)");
+    // A plain 404, or one after a 429 (refused unread), says nothing of it.
+    let run = cli(&fake, &["delete", W_FAIL, "--yes"]);
+    run.code(4);
+    assert!(!run.stderr.contains("earlier try"), "{run:?}");
+    fake.script(
+        &workflow_path(W_FAIL),
+        vec![Reply::json(429, "{}").header("Retry-After", "0")],
+    );
+    let run = cli(&fake, &["delete", W_FAIL, "--yes"]);
+    run.code(4);
+    assert!(!run.stderr.contains("earlier try"), "{run:?}");
+}

@@ -197,6 +197,12 @@ fn bad_options_are_usage_errors_and_send_nothing() {
         ),
         (vec!["--whatif", "--max-cost=3"], "--whatif only estimates"),
         (vec!["--download"], "--download needs --wait"),
+        // Silently ignored before: it steers only the download's read.
+        (vec!["--nsfw"], "--nsfw applies only with --download"),
+        (
+            vec!["--wait", "--nsfw"],
+            "--nsfw applies only with --download",
+        ),
     ] {
         run(&args)
             .code(2)
@@ -619,4 +625,270 @@ fn the_token_is_never_shown_even_with_v() {
     run.ok().stderr_has("POST ");
     fake.set_buzz(0);
     submit(&fake, &["-v"], &template(json!({}))).code(3);
+}
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn a_template_with_a_byte_order_mark_a_folder_or_no_end_is_handled_clearly() {
+    let fake = Fake::start();
+    // A byte order mark (an editor's): read as `api --body` reads one.
+    let dir = temp_dir("submit-careless");
+    let file = dir.join("bom.json");
+    std::fs::write(&file, format!("\u{feff}{}", template(json!({})))).unwrap();
+    cli(&fake, &["submit", file.to_str().unwrap()])
+        .ok()
+        .stdout_has("submitted: ");
+    let run = Cli::new(Some(&fake), &["submit", "-", "--whatif"])
+        .stdin(&format!("\u{feff}{}", template(json!({}))))
+        .run();
+    run.ok().stdout_has("estimate: 4 Buzz");
+    // A folder is named as one.
+    cli(&fake, &["submit", dir.to_str().unwrap()])
+        .code(2)
+        .one_error_line()
+        .stderr_has("is a folder; name a JSON file, or - for stdin");
+    // A template without end is not read into memory without end.
+    let start = std::time::Instant::now();
+    cli(&fake, &["submit", "/dev/zero", "--whatif"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("error: the template '/dev/zero' is larger than 64 MiB");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(posts(&fake).len(), 2);
+}
+
+#[test]
+fn an_external_id_in_any_case_is_the_key_and_never_goes_with_whatif() {
+    // The API reads JSON keys in any case: `ExternalID` is its key too.
+    let fake = Fake::start();
+    let t = template(json!({"ExternalID": "run-case"}));
+    submit(&fake, &["--whatif"], &t)
+        .ok()
+        .stderr_has("the template's externalId run-case is not sent");
+    submit(&fake, &["--max-cost=10"], &t)
+        .ok()
+        .stdout_has("key run-case)");
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 3);
+    for r in &sent[..2] {
+        assert_eq!(r.param("whatif"), Some("true"));
+        let body = r.body_json();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(|k| !k.eq_ignore_ascii_case("externalid")),
+            "a key went with an estimate: {keys:?}"
+        );
+    }
+    let body = sent[2].body_json();
+    assert_eq!(body["externalId"], "run-case");
+    assert!(body.get("ExternalID").is_none(), "{body}");
+    assert_eq!(fake.submits(), 1);
+    // A bad key in any case is refused; two spellings of one key too.
+    let t = template(json!({"EXTERNALID": "a b"}));
+    submit(&fake, &["--whatif"], &t)
+        .code(2)
+        .stderr_has("its externalId is not 1 to 128");
+    let t = template(json!({"externalId": "a", "externalID": "b"}));
+    submit(&fake, &[], &t)
+        .code(2)
+        .one_error_line()
+        .stderr_has("it has 2 keys the API reads as \"externalId\"");
+    // Tags in any case are counted with --tag's (the limit holds).
+    let ten: Vec<String> = (1..=10).map(|i| format!("t{i}")).collect();
+    submit(&fake, &["--tag=new"], &template(json!({"Tags": ten})))
+        .code(2)
+        .stderr_has("at most 10 tags");
+    assert_eq!(posts(&fake).len(), 3);
+}
+
+#[test]
+fn an_estimate_below_zero_or_not_a_number_is_no_estimate() {
+    let fake = Fake::start();
+    // A negative total: --max-cost must not let the submit through on it.
+    fake.script(
+        SUBMIT,
+        vec![Reply::json(200, r#"{"id":"x","cost":{"total":-5}}"#)],
+    );
+    let run = submit(&fake, &["--max-cost=0"], &template(json!({})));
+    run.code(1)
+        .one_error_line()
+        .stderr_has("the API's estimate has a total of -5, which is not a cost");
+    assert_eq!(posts(&fake).len(), 1);
+    assert_eq!(fake.submits(), 0);
+    // Headers of garbage: no total, no currencies.
+    let junk = Reply::json(200, r#"{"id":"x"}"#)
+        .header("X-Civitai-Cost-Total", "NaN")
+        .header("X-Civitai-Cost-By-Currency", ";;=;yellow=abc");
+    fake.script(SUBMIT, vec![junk]);
+    submit(&fake, &["--max-cost=1e300"], &template(json!({})))
+        .code(1)
+        .one_error_line()
+        .stderr_has("which is not a cost");
+    let junk = Reply::json(200, r#"{"id":"x"}"#)
+        .header("X-Civitai-Cost-Total", "3")
+        .header("X-Civitai-Cost-By-Currency", ";;=;yellow=abc;blue=1e999");
+    fake.script(SUBMIT, vec![junk]);
+    assert_eq!(
+        submit(&fake, &["--whatif"], &template(json!({})))
+            .ok()
+            .stdout,
+        "estimate: 3 Buzz\n"
+    );
+    assert_eq!(fake.submits(), 0);
+}
+
+#[test]
+fn a_403_with_a_blank_string_says_what_a_403_means() {
+    let fake = Fake::start();
+    fake.script(SUBMIT, vec![Reply::json(403, "\"  \"")]);
+    let run = submit(&fake, &[], &template(json!({})));
+    run.code(3).one_error_line();
+    assert!(!run.stderr.contains("Forbidden: ;"), "{run:?}");
+    run.stderr_has("error: 403 Forbidden: this token is not allowed to do that");
+}
+
+// Overlapping runs, as cron lines make them.
+
+#[test]
+fn runs_with_the_same_external_id_at_once_make_one_workflow() {
+    let fake = Fake::start();
+    fake.set_api_delay(std::time::Duration::from_millis(30));
+    let url = fake.url.clone();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Cli::new(None, &["--json", "submit", "-", "--external-id=cron-1"])
+                    .env("CIVITAI_API_URL", &url)
+                    .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+                    .stdin(&template(json!({})))
+                    .run()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = runs
+        .into_iter()
+        .map(|r| {
+            let run = r.join().unwrap();
+            run.ok().json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(fake.submits(), 1);
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+}
+
+#[test]
+fn a_submit_downloading_beside_results_into_one_folder_leaves_whole_files() {
+    let fake = Fake::start();
+    let dir = temp_dir("submit-overlap");
+    let t = json!({"steps": [{"$type": "imageGen", "name": "pic",
+        "input": {"prompt": "x", "quantity": 3}}],
+        "metadata": {"fake": {"reads": 4}}})
+    .to_string();
+    // The workflow is made first; then the same key waits and downloads
+    // while `results` fetches the same files into the same folder.
+    let first = submit(&fake, &["--json", "--external-id=both-1"], &t);
+    let id = first.ok().json()["id"].as_str().unwrap().to_string();
+    fake.set_chunk_delay(std::time::Duration::from_millis(5));
+    let d = dir.to_str().unwrap().to_string();
+    let (url, t2, d2) = (fake.url.clone(), t.clone(), d.clone());
+    let waiting = std::thread::spawn(move || {
+        Cli::new(
+            None,
+            &[
+                "submit",
+                "-",
+                "--external-id=both-1",
+                "--wait=30",
+                "--download",
+                "--dir",
+                &d2,
+            ],
+        )
+        .env("CIVITAI_API_URL", &url)
+        .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+        .stdin(&t2)
+        .run()
+    });
+    let mut results = None;
+    for _ in 0..100 {
+        let run = cli(&fake, &["results", &id, "--download", "--dir", &d]);
+        if run.code == 0 && run.stdout.contains("downloaded") {
+            results = Some(run);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let waited = waiting.join().unwrap();
+    waited.ok();
+    results.expect("results never downloaded").ok();
+    assert_eq!(fake.submits(), 1);
+    let names = files(&dir);
+    assert_eq!(
+        names,
+        (0..3)
+            .map(|i| format!("{id}_pic_{i}.png"))
+            .collect::<Vec<_>>(),
+        "{waited:?}"
+    );
+    for n in names {
+        let bytes = std::fs::read(dir.join(&n)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{n} is not whole");
+    }
+}
+
+#[test]
+fn a_gateway_error_or_a_garbled_answer_names_the_key_even_with_q() {
+    // A 504 after the retries may come after the API made the workflow:
+    // "try again" alone would make a second one under a new key.
+    let fake = Fake::start();
+    let gateway = || Reply::html(504, "<html>Gateway Timeout</html>").header("Retry-After", "0");
+    fake.script(SUBMIT, vec![gateway(), gateway()]);
+    let run = Cli::new(Some(&fake), &["-q", "submit", "-", "--retries=1"])
+        .stdin(&template(json!({})))
+        .run();
+    run.code(5)
+        .one_error_line()
+        .stderr_has("504 Gateway Timeout")
+        .stderr_has(
+            "the workflow may have been made: submit again with --external-id=civitai-orch-",
+        );
+    // A 2xx that is no workflow: made, most likely.
+    for body in ["<html>ok</html>", "[1]", "{\"status\":\"preparing\"}"] {
+        fake.script(SUBMIT, vec![Reply::json(202, body)]);
+        let run = Cli::new(Some(&fake), &["-q", "submit", "-", "--external-id=k-2xx"])
+            .stdin(&template(json!({})))
+            .run();
+        run.code(1)
+            .one_error_line()
+            .stderr_has("submit again with --external-id=k-2xx");
+    }
+    // A 4xx is an answer that nothing was made: no such hint.
+    fake.script(SUBMIT, vec![Reply::problem(409, "Conflict", "no")]);
+    let run = submit(&fake, &["-q"], &template(json!({})));
+    assert!(!run.stderr.contains("may have been made"), "{run:?}");
+}
+
+#[test]
+fn an_estimate_carries_no_key_so_only_a_429_repeats_it() {
+    let fake = Fake::start();
+    fake.script(
+        SUBMIT,
+        vec![Reply::json(429, "{}").header("Retry-After", "0")],
+    );
+    submit(&fake, &["--whatif"], &template(json!({})))
+        .ok()
+        .stderr_has("rate limited (429)");
+    assert_eq!(posts(&fake).len(), 2);
+    // A dropped estimate is not sent again, and --max-cost submits nothing.
+    fake.script(SUBMIT, vec![Reply::Close, Reply::Close]);
+    let run = submit(&fake, &["--max-cost=100"], &template(json!({})));
+    run.code(5).one_error_line();
+    assert!(!run.stderr.contains("may have been made"), "{run:?}");
+    assert_eq!(posts(&fake).len(), 3);
+    assert!(posts(&fake)
+        .iter()
+        .all(|r| r.param("whatif") == Some("true")));
+    assert_eq!(fake.submits(), 0);
 }

@@ -209,3 +209,71 @@ fn bad_input_is_refused_before_sending() {
     cli(&fake, &["tag", W1, "other", "--add=x"]).code(2);
     assert!(fake.api_requests().is_empty());
 }
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn a_blank_tag_and_a_dash_for_the_id_are_named_for_what_they_are() {
+    let fake = Fake::start();
+    cli(&fake, &["tag", W1, "--add=  "])
+        .code(2)
+        .one_error_line()
+        .stderr_has("error: a tag cannot be only blanks");
+    cli(&fake, &["tag", "-", "--add=x"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("give its id, not '-' (stdin)");
+    assert!(fake.api_requests().is_empty(), "{:?}", sent(&fake));
+}
+
+#[test]
+fn a_tag_post_whose_connection_dropped_is_not_sent_again_but_a_429_is() {
+    let fake = Fake::start();
+    fake.script(&tags_path(W1), vec![Reply::Close, Reply::json(204, "")]);
+    let run = cli(&fake, &["tag", W1, "--add=x"]);
+    run.code(5)
+        .one_error_line()
+        .stderr_has("--add='x': the connection to ");
+    let posts = |fake: &Fake| {
+        fake.api_requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    assert_eq!(posts(&fake), 1, "a tag POST was sent twice:{run:?}");
+    // A 429 refused it unread: sent again after its Retry-After.
+    let fake = Fake::start();
+    fake.script(
+        &tags_path(W1),
+        vec![Reply::json(429, "{}").header("Retry-After", "0")],
+    );
+    let run = cli(&fake, &["tag", W1, "--add=x"]);
+    run.ok().stdout_has("x\n").stderr_has("rate limited (429)");
+    assert_eq!(posts(&fake), 2);
+}
+
+#[test]
+fn two_runs_adding_different_tags_at_once_keep_both() {
+    let fake = Fake::start();
+    fake.set_api_delay(std::time::Duration::from_millis(50));
+    let runs: Vec<_> = ["one", "two", "three"]
+        .iter()
+        .map(|t| {
+            let url = fake.url.clone();
+            let add = format!("--add={t}");
+            std::thread::spawn(move || {
+                crate::support::Cli::new(None, &["tag", W1, &add])
+                    .env("CIVITAI_API_URL", &url)
+                    .env("CIVITAI_API_TOKEN", crate::support::TOKEN)
+                    .run()
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().unwrap().ok();
+    }
+    let tags = fake.workflow(W1)["tags"].clone();
+    for t in ["user:12345", "type:image", "one", "two", "three"] {
+        assert!(tags.as_array().unwrap().iter().any(|x| x == t), "{tags}");
+    }
+}

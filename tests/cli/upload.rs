@@ -349,3 +349,100 @@ fn files_that_cannot_be_sent_are_refused_before_any_request() {
         .stderr_has("missing <file>");
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
 }
+
+// Written to break it: a careless user, a hostile server.
+
+#[test]
+fn an_upload_url_that_holds_the_token_is_refused_and_nothing_is_sent() {
+    let fake = Fake::start();
+    let path = file("a.png", b"png");
+    let cdn = fake.cdn_url.strip_prefix("http://").unwrap().to_string();
+    let encoded: String = TOKEN
+        .bytes()
+        .map(|b| format!("%{b:02x}"))
+        .collect::<String>();
+    for url in [
+        format!("http://{cdn}/upload/t?sig=abcdefabcdef&token={TOKEN}"),
+        format!("http://{cdn}/upload/t?sig=abcdefabcdef&t={encoded}"),
+        format!("http://{cdn}/upload/{TOKEN}?sig=abcdefabcdef"),
+        // As a password: Basic auth would carry it there.
+        format!("http://u:{TOKEN}@{cdn}/upload/t?sig=abcdefabcdef"),
+        format!("http://user@{cdn}/upload/t?sig=abcdefabcdef"),
+    ] {
+        fake.script(UPLOAD, vec![url_reply(&url)]);
+        let run = cli(&fake, &["-v", "upload", s(&path)]);
+        run.code(1)
+            .one_error_line()
+            .stderr_has("error: the API sent an upload URL that holds ");
+        no_token_in(&run, 8);
+        assert!(!run.stderr.contains("abcdefabcdef"), "{run:?}");
+    }
+    assert!(fake.cdn_requests().is_empty(), "{:?}", fake.cdn_requests());
+}
+
+#[test]
+fn an_upload_url_on_the_api_host_gets_no_token() {
+    let fake = Fake::start();
+    let path = file("a.png", b"png");
+    let url = format!("{}/upload/self?sig=abcdefabcdef", fake.url);
+    fake.script(UPLOAD, vec![url_reply(&url)]);
+    fake.script(
+        "/upload/self",
+        vec![Reply::json(201, r#"{"id":"B1","url":"http://x/B1"}"#)],
+    );
+    cli(&fake, &["upload", s(&path)])
+        .ok()
+        .stdout_has("uploaded: B1\n");
+    let sent: Vec<_> = fake
+        .api_requests()
+        .into_iter()
+        .filter(|r| r.raw_path == "/upload/self")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("authorization"), None, "{:?}", sent[0]);
+}
+
+#[test]
+fn a_redirect_from_the_file_host_is_not_followed_and_named_as_its() {
+    let fake = Fake::start();
+    let path = file("a.png", b"png");
+    let url = format!("{}/upload/moved?sig=abcdefabcdef", fake.cdn_url);
+    fake.script(UPLOAD, vec![url_reply(&url)]);
+    let elsewhere = format!("{}/v2/consumer/blobs/upload?sig=fedcbafedcba", fake.url);
+    fake.script("/upload/moved", vec![Reply::redirect(307, &elsewhere)]);
+    let run = cli(&fake, &["upload", s(&path)]);
+    run.code(1)
+        .one_error_line()
+        .stderr_has("error: 307 Temporary Redirect: the file host sent the upload elsewhere")
+        .stderr_has("which is not followed; run upload again");
+    assert!(!run.stderr.contains("CIVITAI_API_URL"), "{run:?}");
+    assert!(!run.stderr.contains("fedcbafedcba"), "{run:?}");
+    // The API got its one GET, and nothing went where the redirect said.
+    assert_eq!(fake.api_requests().len(), 1, "{:?}", fake.api_requests());
+    assert_eq!(fake.cdn_requests().len(), 1);
+}
+
+#[test]
+fn an_empty_file_or_a_dash_is_refused_before_any_request() {
+    let fake = Fake::start();
+    let empty = file("empty.png", b"");
+    cli(&fake, &["upload", s(&empty)])
+        .code(2)
+        .one_error_line()
+        .stderr_has("empty.png is empty; there is nothing to upload");
+    let dir = temp_dir("upload-dash");
+    Cli::new(Some(&fake), &["upload", "-"])
+        .dir(&dir)
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("cannot read -: no such file (upload reads a file, not stdin)");
+    // A file named `-` is a file.
+    std::fs::write(dir.join("-"), b"x").unwrap();
+    Cli::new(Some(&fake), &["upload", "-"])
+        .dir(&dir)
+        .run()
+        .ok()
+        .stdout_has("uploaded: ");
+    assert_eq!(fake.uploads().len(), 1);
+}
