@@ -124,20 +124,46 @@ pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) 
     while let Some(p) = next(&bytes[i..]) {
         let at = i + p;
         let rest = &bytes[at..];
-        if let Some(s) = secrets.iter().find(|s| rest.starts_with(s.as_bytes())) {
-            out.extend_from_slice(&bytes[start..at]);
-            out.extend_from_slice(HIDDEN.as_bytes());
-            i = at + s.len();
-            start = i;
-        } else if !last && secrets.iter().any(|s| s.as_bytes().starts_with(rest)) {
+        if !last
+            && secrets
+                .iter()
+                .any(|s| s.len() > rest.len() && s.as_bytes().starts_with(rest))
+        {
+            // It may go on into the secret in the next piece.
             out.extend_from_slice(&bytes[start..at]);
             return at;
-        } else {
-            i = at + 1;
+        }
+        // The whole secret, or a cut one: a server that quotes most of it
+        // back (all but its end) must not show that either.
+        let hidden = secrets
+            .iter()
+            .map(|s| common_prefix(rest, s.as_bytes()))
+            .filter(|&(k, whole)| whole || k >= MIN_SHOWN_CUT)
+            .map(|(k, _)| k)
+            .max();
+        match hidden {
+            Some(k) => {
+                out.extend_from_slice(&bytes[start..at]);
+                out.extend_from_slice(HIDDEN.as_bytes());
+                i = at + k;
+                start = i;
+            }
+            None => i = at + 1,
         }
     }
     out.extend_from_slice(&bytes[start..]);
     bytes.len()
+}
+
+/// A secret's beginning this long or longer is hidden too, wherever a
+/// server cut the rest off.
+const MIN_SHOWN_CUT: usize = 12;
+
+/// How many leading bytes `text` shares with `secret`, and whether that is
+/// all of the secret.
+fn common_prefix(text: &[u8], secret: &[u8]) -> (usize, bool) {
+    let k = text.iter().zip(secret).take_while(|(a, b)| a == b).count();
+    (k, k == secret.len())
 }
 
 /// `text` with every occurrence of `secret` (when given and not empty, also
@@ -146,12 +172,16 @@ pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) 
 /// `Authorization` header back, or a token that leaked into a URL or a
 /// path, never reaches the reader.
 pub fn mask_secrets(text: &str, secret: Option<&str>) -> String {
-    let mut text = text.to_string();
-    for form in forms(secret) {
-        if text.contains(&form) {
-            text = text.replace(&form, HIDDEN);
-        }
-    }
+    let forms = forms(secret);
+    let text = if forms.is_empty() {
+        text.to_string()
+    } else {
+        let mut out = Vec::with_capacity(text.len());
+        hide_in(text.as_bytes(), &forms, true, &mut out);
+        // Only whole runs of ASCII-starting secrets were replaced, so this
+        // is UTF-8 unless a cut ended inside a character of the secret.
+        String::from_utf8_lossy(&out).into_owned()
+    };
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     // `done`: the end of what is already in `out`.
@@ -196,6 +226,26 @@ fn ends_a_secret(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_secret_is_hidden_from_twelve_characters_on() {
+        let secret = Some("abcdefghijklmnop0123");
+        assert_eq!(
+            mask_secrets("x abcdefghijklmnop012... y", secret),
+            "x [hidden]... y"
+        );
+        assert_eq!(mask_secrets("abcdefghijkl", secret), "[hidden]");
+        // Shorter beginnings are ordinary text.
+        assert_eq!(mask_secrets("abcdefghijk!", secret), "abcdefghijk!");
+        let mut out = Vec::new();
+        let used = hide_in(
+            b"id abcdefgh",
+            &["abcdefghijklmnop0123".into()],
+            false,
+            &mut out,
+        );
+        assert_eq!((used, out.as_slice()), (3, b"id ".as_slice()));
+    }
 
     #[test]
     fn escapes_terminal_controls() {

@@ -492,8 +492,6 @@ fn paginate_stops_at_a_page_of_nothing_and_prints_a_non_list_whole() {
 }
 
 #[test]
-#[ignore = "finding left open: a cut token (a prefix of it) in an answer is not hidden; \
-            text::mask hides whole tokens only"]
 fn a_server_that_echoes_most_of_the_token_does_not_get_it_shown() {
     let fake = Fake::start();
     let cut_token = &TOKEN[..TOKEN.len() - 3];
