@@ -32,18 +32,7 @@ const CANCEL: &[u8] = br#"{"status":"canceled"}"#;
 
 pub fn run(ctx: &Ctx, o: &IdsOpts, out: &mut Out) -> Result<()> {
     let work = |id: &str| cancel(ctx, id);
-    many::act_all(
-        ctx,
-        out,
-        &Batch {
-            ids: &o.ids,
-            keys: &["id", "workflowId"],
-            jobs: o.jobs,
-            noun: "workflow id(s)",
-        },
-        &work,
-        &line,
-    )
+    many::act_all(ctx, out, &Batch::workflows(&o.ids, o.jobs), &work, &line)
 }
 
 /// Cancels one workflow and reads what it came to.

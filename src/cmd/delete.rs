@@ -24,12 +24,7 @@ use crate::output::Out;
 use crate::text::escape;
 
 pub fn run(ctx: &Ctx, o: &DeleteOpts, out: &mut Out) -> Result<()> {
-    let batch = Batch {
-        ids: &o.ids,
-        keys: &["id", "workflowId"],
-        jobs: o.jobs,
-        noun: "workflow id(s)",
-    };
+    let batch = Batch::workflows(&o.ids, o.jobs);
     if o.yes {
         return many::act_all(ctx, out, &batch, &|id| delete(ctx, id), &line);
     }

@@ -139,6 +139,19 @@ pub struct Batch<'a> {
     pub noun: &'static str,
 }
 
+impl<'a> Batch<'a> {
+    /// Workflow ids, as `workflow`, `cancel` and `delete` take them (a JSON
+    /// line gives its `id`, or the `workflowId` of a `results` line).
+    pub fn workflows(ids: &'a [String], jobs: usize) -> Batch<'a> {
+        Batch {
+            ids,
+            keys: &["id", "workflowId"],
+            jobs,
+            noun: "workflow id(s)",
+        }
+    }
+}
+
 /// The common shape of `workflow`, `job` and `step`: one GET per id, `-j`
 /// at a time, each object printed in input order with `text` as its text
 /// view.

@@ -32,18 +32,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowOpts, out: &mut Out) -> Result<()> {
             path: api::workflow_path(id),
             what: format!("workflow '{}'", escape(id)),
         };
-        return many::fetch_all(
-            ctx,
-            out,
-            &Batch {
-                ids: &o.ids,
-                keys: &["id", "workflowId"],
-                jobs: o.jobs,
-                noun: "workflow id(s)",
-            },
-            &request,
-            &text,
-        );
+        return many::fetch_all(ctx, out, &Batch::workflows(&o.ids, o.jobs), &request, &text);
     };
     let id = &o.ids[0];
     let what = format!("workflow '{}'", escape(id));
