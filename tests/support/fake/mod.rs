@@ -336,7 +336,7 @@ fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()>
         Err(http::ReadError::Bad(reply)) => return http::write_reply(stream, "", reply),
     };
     shared.record(&req);
-    let _busy = (host == Host::Api).then(|| ApiBusy::enter(shared));
+    let busy = (host == Host::Api).then(|| ApiBusy::enter(shared));
     let scripted = shared.next_scripted(&req.raw_path);
     let delay = match host {
         Host::Cdn => *shared.cdn_delay.lock().unwrap(),
@@ -352,11 +352,14 @@ fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()>
             Host::Cdn => return cdn::serve(&req, shared, stream),
         },
     };
+    // No longer counted once the answer goes out: the client may send its
+    // next request as soon as it has read it, before this thread is done.
+    drop(busy);
     http::write_reply(stream, &req.method, fill_cdn(reply, &shared.cdn_url))
 }
 
 /// One API request being answered: counted in `api_inflight` until
-/// dropped, however the answer ends.
+/// dropped (before its answer is written), however the answer ends.
 struct ApiBusy<'a>(&'a Shared);
 
 impl<'a> ApiBusy<'a> {
