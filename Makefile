@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FUZZ_SECS ?= 20
 
-.PHONY: build test demo lint release bench-download bench fuzz
+.PHONY: build test demo lint release bench-download bench fuzz man
 
 build:
 	$(CARGO) build --bins --examples
@@ -49,3 +49,9 @@ bench:
 # FUZZ_TARGETS="names dates" runs only those.
 fuzz:
 	@FUZZ_SECS="$(FUZZ_SECS)" bash tests/support/fuzz.sh $(FUZZ_TARGETS)
+
+# The man page from the command and option tables (the same as --help).
+man:
+	@mkdir -p target
+	$(CARGO) run -q --example man > target/civitai-orch.1
+	@echo "man: target/civitai-orch.1 (man -l target/civitai-orch.1)"

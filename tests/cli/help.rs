@@ -70,3 +70,46 @@ fn an_option_of_another_command_is_refused_by_name() {
         .code(2)
         .stderr_has("--limit goes after the command name");
 }
+
+/// The man page comes from the same tables as `--help`: every command and
+/// every option spelling is in it, and groff reads it without a warning.
+#[test]
+fn the_man_page_names_every_command_and_option_and_renders_cleanly() {
+    use civitai_orch::cli::{help::COMMANDS, options::OPTIONS};
+    let page = crate::man::page();
+    for c in COMMANDS {
+        assert!(
+            page.contains(&format!(".SS {}\n", c.name.replace('-', "\\-"))),
+            "{}",
+            c.name
+        );
+    }
+    for o in OPTIONS.iter().filter(|o| !o.hidden) {
+        for long in o.longs() {
+            let spelled = format!("\\-\\-{}", long.replace('-', "\\-"));
+            assert!(page.contains(&spelled), "--{long} is not in the man page");
+        }
+    }
+    let groff = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut groff) = groff else {
+        eprintln!("note: no groff here: the man page was not rendered");
+        return;
+    };
+    use std::io::Write;
+    groff
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = groff.wait_with_output().unwrap();
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && warnings.is_empty(),
+        "groff: {warnings}"
+    );
+}

@@ -26,6 +26,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/man.rs"]
+mod man;
+
 mod api;
 mod blob;
 mod cancel;
