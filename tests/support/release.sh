@@ -23,6 +23,14 @@
 # own, which saves the padding between them. The price is that constant data is mapped
 # executable too.
 #
+# std is built from source without its `backtrace` feature when a nightly
+# toolchain with rust-src can be had (rustup installs it when missing):
+# std's backtrace printing (gimli, addr2line, rustc-demangle; about 280 KB
+# here) is code a panic = "abort" binary never needs, and stable Rust links
+# it anyway. A panic still prints its message. LEAN_STD=0 builds with
+# stable's prebuilt std instead, as does a machine where nightly cannot be
+# had (with a note).
+#
 # And without unwind tables (tests/support/no-unwind-tables.ld, 172 KB here):
 # with panic = "abort" nothing reads them but a panic's RUST_BACKTRACE, which
 # then prints an empty backtrace after the panic message.
@@ -38,6 +46,22 @@ say() { printf 'release: %s\n' "$*"; }
 musl_flags() {
   local layout="-C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,-T,$PWD/tests/support/no-unwind-tables.ld"
   if [ "${STATIC_PIE:-}" = 1 ]; then echo "$layout"; else echo "-C relocation-model=static $layout"; fi
+}
+
+# True when `cargo +nightly -Z build-std` can build for $1: the nightly
+# toolchain with rust-src and the target (installed with rustup if missing).
+lean_std() {
+  [ "${LEAN_STD:-1}" = 1 ] && [ "$CARGO" = cargo ] || return 1
+  command -v rustup >/dev/null 2>&1 || return 1
+  local src
+  src="$(rustc +nightly --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library"
+  if [ ! -d "$src" ] || [ ! -d "$(rustc +nightly --print sysroot)/lib/rustlib/$1/lib" ]; then
+    say "installing nightly with rust-src and $1 (for std without backtrace printing)"
+    rustup toolchain install nightly --profile minimal -c rust-src -t "$1" >/dev/null 2>&1 || {
+      say "note: nightly cannot be had here; building with stable's std (larger)"
+      return 1
+    }
+  fi
 }
 
 have_target() {
@@ -99,10 +123,15 @@ build_x86_64() {
       cc=gcc
       say "no musl-gcc (Debian: apt-get install musl-tools); compiling C parts with gcc"
     fi
-    say "cargo build --release --target $t (C compiler: $cc; rustc flags: $(musl_flags))"
+    local toolchain=() std=()
+    if lean_std "$t"; then
+      toolchain=(+nightly)
+      std=(-Z build-std=std,panic_abort -Z build-std-features=)
+    fi
+    say "cargo ${toolchain[*]} build --release --target $t ${std[*]} (C compiler: $cc; rustc flags: $(musl_flags))"
     CC_x86_64_unknown_linux_musl=$cc \
       CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="${CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS:-} $(musl_flags)" \
-      "$CARGO" build --release --target "$t" --bin civitai-orch
+      "$CARGO" "${toolchain[@]}" build --release --target "$t" --bin civitai-orch "${std[@]}"
     cp "target/$t/release/civitai-orch" "$DIST/civitai-orch-$t"
     check_static "$DIST/civitai-orch-$t"
     cp "$DIST/civitai-orch-$t" "$DIST/civitai-orch"
