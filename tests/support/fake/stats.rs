@@ -250,6 +250,19 @@ const KINDS: &[&[(&str, &str)]] = &[
     ],
 ];
 
+/// The v1 job event type that a job of this status last had.
+pub(super) fn last_event_type(status: &str) -> &'static str {
+    match status {
+        "succeeded" => "Succeeded",
+        "failed" => "Failed",
+        "expired" => "Expired",
+        "canceled" => "Deleted",
+        "processing" => "Updated",
+        "scheduled" => "Claimed",
+        _ => "Initialized",
+    }
+}
+
 pub(super) fn v1_type(step_type: &str) -> &'static str {
     match step_type {
         "textToImage" => "TextToImageV2",
@@ -752,14 +765,7 @@ fn job_status_doc(
         .iter()
         .find(|b| b["available"] == false)
         .and_then(|b| b["blockedReason"].as_str());
-    let event = match status {
-        "succeeded" => "Succeeded",
-        "failed" => "Failed",
-        "expired" => "Expired",
-        "canceled" => "Deleted",
-        "processing" => "Updated",
-        _ => "Claimed",
-    };
+    let event = last_event_type(status);
     let mut context = serde_json::Map::new();
     match event {
         "Succeeded" if scanned => {

@@ -58,11 +58,7 @@ pub struct Upload {
 
 impl Upload {
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        super::http::header_in(&self.headers, name)
     }
 }
 

@@ -93,7 +93,9 @@ use serde_json::{json, Map, Value};
 use super::http::{Reply, Request};
 use super::routes::{not_found, validation_errors};
 use super::state::Shared;
-use super::stats::{days_from_civil, iso, iso_seconds, timespan, v1_type, v1_workflow_id, Rng};
+use super::stats::{
+    days_from_civil, iso, iso_seconds, last_event_type, timespan, v1_type, v1_workflow_id, Rng,
+};
 use super::template::{self, Errors, StepTemplate, Template};
 use super::upload::{Blobs, Stored};
 
@@ -965,15 +967,7 @@ fn job_status(doc: &Value, plan: &Plan, id: &str) -> Option<Value> {
         Some((s, j))
     })?;
     let status = job["status"].as_str().unwrap_or("");
-    let event = match status {
-        "succeeded" => "Succeeded",
-        "failed" => "Failed",
-        "expired" => "Expired",
-        "canceled" => "Deleted",
-        "processing" => "Updated",
-        "scheduled" => "Claimed",
-        _ => "Initialized",
-    };
+    let event = last_event_type(status);
     let context = match event {
         "Succeeded" => json!({"hive_csam_score": "0.00 %, 0.00 %",
                               "hive_vlm_summary": "PG, No_Child", "blocked_reason": null,
