@@ -12,6 +12,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use crate::prune::Keep;
 use crate::text::{cut, escape};
 
 /// No JSON the program reads is nested deeper (serde_json's own limit), so
@@ -84,6 +85,14 @@ impl Fields {
     /// The paths as given, in order.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// The listed paths, added to `keep`: what a parse for [`Fields::select`]
+    /// and [`Fields::row`] needs to hold.
+    pub fn keep(&self, keep: Keep) -> Keep {
+        self.paths
+            .iter()
+            .fold(keep, |k, p| k.path(p.iter().map(String::as_str)))
     }
 
     /// The object with only the listed paths.

@@ -14,8 +14,9 @@
 //! output   download   api              what is printed, saved, asked for
 //! http     cli                         requests and retries; argv to an action
 //! config   dates    fields             settings; date parsing; --fields
-//! text     error    notes              leaves: escaping and secrets, the error
-//!                                      type and exit codes, stderr notes
+//! text     error    notes    prune     leaves: escaping and secrets, the error
+//!                                      type and exit codes, stderr notes, JSON
+//!                                      read down to the paths a command shows
 //! ```
 //!
 //! One command's way: `civitai-orch --json workflows --tag=a` → `cli` builds
@@ -37,4 +38,5 @@ pub mod fields;
 pub mod http;
 pub mod notes;
 pub mod output;
+pub mod prune;
 pub mod text;

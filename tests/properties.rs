@@ -8,6 +8,9 @@
 //! deal with (separators, dots, control characters, bidi overrides, the
 //! secret, `Bearer`), since fully random text rarely hits them.
 //!
+//! And `--fields` reads a JSON text parsed down to its paths (`prune`)
+//! exactly as it reads the whole parse.
+//!
 //! The fuzz targets in fuzz/ check the same functions, and more, with
 //! libFuzzer (`make fuzz`); an input one of them finds a fault with belongs
 //! at the end of this file as a plain `#[test]`, so it is never lost.
@@ -18,10 +21,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use civitai_orch::api::seg;
 use civitai_orch::download::naming::{self, extension, safe_name, safe_part};
 use civitai_orch::download::Naming;
+use civitai_orch::fields::Fields;
 use civitai_orch::http::retry::{backoff, parse_retry_after, MAX_BACKOFF, MAX_RETRY_AFTER};
+use civitai_orch::prune::Keep;
 use civitai_orch::text::{escape, hide_in, mask_secrets, needs_escape, HIDDEN};
 use proptest::prelude::*;
 use proptest::sample::select;
+use serde_json::Value;
 
 /// Characters the functions under test treat specially.
 const TRICKY: &[char] = &[
@@ -226,6 +232,15 @@ proptest! {
     }
 
     #[test]
+    fn fields_read_a_pruned_parse_as_the_whole_one(text in json_text(), list in field_list()) {
+        let fields = Fields::parse(&list).unwrap();
+        let pruned = fields.keep(Keep::none()).parse(&text).unwrap();
+        let whole: Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(fields.select(&pruned), fields.select(&whole));
+        prop_assert_eq!(fields.row(&pruned), fields.row(&whole));
+    }
+
+    #[test]
     fn backoff_stays_under_its_cap(retry in any::<u32>(), seed in any::<u64>()) {
         prop_assert!(backoff(retry, seed) <= MAX_BACKOFF);
     }
@@ -236,6 +251,37 @@ proptest! {
             prop_assert!(wait <= MAX_RETRY_AFTER, "{value:?} -> {wait:?}");
         }
     }
+}
+
+/// Keys few enough that paths often meet them, twice in one object too.
+const KEYS: &[&str] = &["id", "a", "b", "$t", "é"];
+
+/// JSON text of objects and arrays over [`KEYS`], a few levels deep; an
+/// object may give a key twice (the last one counts).
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "[a-z\\\\\"]{0,4}".prop_map(Value::String),
+    ]
+    .prop_map(|v| v.to_string());
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|vs| format!("[{}]", vs.join(","))),
+            prop::collection::vec((select(KEYS), inner), 0..5).prop_map(|kv| {
+                let pairs: Vec<String> = kv.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+                format!("{{{}}}", pairs.join(","))
+            }),
+        ]
+    })
+}
+
+/// A `--fields` list of one to four paths over [`KEYS`].
+fn field_list() -> impl Strategy<Value = String> {
+    let path = prop::collection::vec(select(KEYS), 1..4).prop_map(|p| p.join("."));
+    prop::collection::vec(path, 1..5).prop_map(|ps| ps.join(","))
 }
 
 /// `%XX` back to bytes, then UTF-8; `None` for a malformed escape.

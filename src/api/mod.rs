@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::prune::Keep;
 
 /// Parses a body, naming what was expected when it is not that.
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a str, what: &str) -> Result<T> {
@@ -21,6 +22,11 @@ fn not_json(what: &str, e: &serde_json::Error) -> Error {
     Error::other(format!(
         "the API sent a body that is not the expected JSON for {what}: {e}"
     ))
+}
+
+/// Parses a body down to the paths of `keep` (see [`Keep`]).
+pub fn parse_kept(body: &str, keep: &Keep, what: &str) -> Result<Value> {
+    keep.parse(body).map_err(|e| not_json(what, &e))
 }
 
 /// Checks that a body is a JSON object before it is re-printed as such.
@@ -197,6 +203,24 @@ fn text_of(v: Option<&Value>) -> Option<String> {
 }
 
 impl Workflow {
+    /// What [`Workflow::from_value`] reads of a workflow, for a listing that
+    /// parses nothing else: the rest is skipped, not built.
+    pub fn keep() -> Keep {
+        [
+            "id",
+            "status",
+            "createdAt",
+            "completedAt",
+            "tags",
+            "steps.$type",
+            "steps.name",
+            "steps.status",
+            "steps.input.prompt",
+        ]
+        .iter()
+        .fold(Keep::none(), |k, p| k.path(p.split('.')))
+    }
+
     /// `None` unless the value is an object: anything else is not a workflow.
     pub fn from_value(mut v: Value) -> Option<Workflow> {
         let map = v.as_object_mut()?;

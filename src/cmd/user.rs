@@ -7,14 +7,15 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::Ctx;
-use crate::api::parse_json;
 use crate::api::{self, Query, Workflow};
+use crate::api::{parse_json, parse_kept};
 use crate::cli::Mode;
 use crate::cli::UserOpts;
 use crate::error::{Error, Result};
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
+use crate::prune::Keep;
 use crate::text::escape;
 
 pub fn run(ctx: &Ctx, o: &UserOpts, out: &mut Out) -> Result<()> {
@@ -75,8 +76,9 @@ fn print(ctx: &Ctx, body: &str, items: &[&RawValue], out: &mut Out) -> Result<()
             writeln!(out, "{}", f.header()).out()?;
         }
         let mut selected = Vec::new();
+        let keep = f.keep(Keep::none());
         for item in items {
-            let v: Value = parse_json(item.get(), "a workflow")?;
+            let v: Value = parse_kept(item.get(), &keep, "a workflow")?;
             match ctx.mode() {
                 Mode::Text => writeln!(out, "{}", f.row(&v)).out()?,
                 Mode::Jsonl => writeln!(out, "{}", f.select(&v)).out()?,

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::walk::{self, Resume, Taken};
 use super::Ctx;
-use crate::api::{parse_json, Workflow};
+use crate::api::{parse_kept, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
 use crate::error::{Error, Result};
@@ -21,6 +21,7 @@ use crate::fields::Fields;
 use crate::output::json::minify;
 use crate::output::render;
 use crate::output::{Out, OutExt};
+use crate::prune::Keep;
 use crate::text::escape;
 
 /// Page size when `--take` is not given.
@@ -81,6 +82,22 @@ fn paging_line(ctx: &Ctx, o: &WorkflowsOpts, printer: &Printer, resume: &Resume)
     ctx.notes.always(&line);
 }
 
+/// What of each workflow a listing reads: the status for `--status`, and
+/// the fields or the text block's parts; nothing for JSON printed as sent.
+fn item_keep(mode: Mode, fields: Option<&Fields>, statuses: &[String]) -> Option<Keep> {
+    let keep = match (fields, mode) {
+        (Some(f), _) => f.keep(Keep::none()),
+        (None, Mode::Text) => Workflow::keep(),
+        (None, _) if statuses.is_empty() => return None,
+        (None, _) => Keep::none(),
+    };
+    Some(if statuses.is_empty() {
+        keep
+    } else {
+        keep.path(["status"])
+    })
+}
+
 /// The output forms over a stream of pages.
 struct Printer<'o> {
     mode: Mode,
@@ -99,6 +116,8 @@ struct Printer<'o> {
     all: bool,
     /// `--json` over one page with nothing filtered: the API's page as sent.
     verbatim: bool,
+    /// What each item is parsed down to: `None` when it is printed as sent.
+    keep: Option<Keep>,
 }
 
 impl<'o> Printer<'o> {
@@ -119,6 +138,7 @@ impl<'o> Printer<'o> {
             json_items: Vec::new(),
             printed_blocks: 0,
             all: o.all,
+            keep: item_keep(mode, fields, &o.statuses),
         }
     }
 
@@ -152,12 +172,9 @@ impl<'o> Printer<'o> {
             }
             // JSON out with nothing to filter or pick needs no parse: the
             // item is printed as the API sent it.
-            let needs_value =
-                self.mode == Mode::Text || self.fields.is_some() || !self.statuses.is_empty();
-            let v: Value = if needs_value {
-                parse_json(item.get(), "a workflow")?
-            } else {
-                Value::Null
+            let v: Value = match &self.keep {
+                Some(keep) => parse_kept(item.get(), keep, "a workflow")?,
+                None => Value::Null,
             };
             if self.keep(v.get("status").and_then(Value::as_str)) {
                 kept.push((item, v));
