@@ -59,6 +59,16 @@ impl Keep {
         self
     }
 
+    /// Keeps what `keep` says under `key` (a key of the top object, or of
+    /// each object of a top array).
+    pub fn under(mut self, key: &str, keep: Keep) -> Keep {
+        if !self.whole {
+            self.keys.retain(|(k, _)| k != key);
+            self.keys.push((key.to_string(), keep));
+        }
+        self
+    }
+
     /// Parses `json`, keeping only these paths (and every scalar met on the
     /// way, as a whole `Value` would show it there).
     pub fn parse(&self, json: &str) -> serde_json::Result<Value> {
@@ -205,6 +215,16 @@ mod tests {
         let whole = json!({"cost":{"total":2.5,"list":[{"x":1}]}});
         assert_eq!(keep(&["cost", "cost.total"]).parse(DOC).unwrap(), whole);
         assert_eq!(keep(&["cost.total", "cost"]).parse(DOC).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_tree_can_be_put_under_a_key() {
+        let page = r#"{"items":[{"id":"a","x":1},{"id":"b"}],"next":"c","other":[1]}"#;
+        let v = keep(&["next"])
+            .under("items", keep(&["id"]))
+            .parse(page)
+            .unwrap();
+        assert_eq!(v, json!({"items":[{"id":"a"},{"id":"b"}],"next":"c"}));
     }
 
     #[test]

@@ -109,20 +109,9 @@ fn forms(secret: Option<&str>) -> Vec<String> {
 /// when `last`, else all but an end that may begin a secret (it goes with
 /// the bytes that follow). For output that streams in pieces.
 pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) -> usize {
+    let finder = Finder::new(secrets);
     let (mut i, mut start) = (0, 0);
-    // Only where a secret's first byte is can one begin (a quick scan; the
-    // forms of one token share their first byte unless it is encoded).
-    let firsts: Vec<u8> = secrets.iter().filter_map(|s| s.bytes().next()).collect();
-    let one = firsts
-        .first()
-        .copied()
-        .filter(|f| firsts.iter().all(|x| x == f));
-    let next = |from: &[u8]| match one {
-        Some(f) => from.iter().position(|&b| b == f),
-        None => from.iter().position(|b| firsts.contains(b)),
-    };
-    while let Some(p) = next(&bytes[i..]) {
-        let at = i + p;
+    while let Some(at) = finder.next(bytes, i, last) {
         let rest = &bytes[at..];
         if !last
             && secrets
@@ -153,6 +142,73 @@ pub fn hide_in(bytes: &[u8], secrets: &[String], last: bool, out: &mut Vec<u8>) 
     }
     out.extend_from_slice(&bytes[start..]);
     bytes.len()
+}
+
+/// Where a secret may begin: every hidden run starts with the first `m`
+/// bytes of a secret (`m` = the shortest of the secrets' lengths and
+/// [`MIN_SHOWN_CUT`]), so those are searched for, skipping ahead as
+/// Horspool's search does; all of stdout passes here, and most of it
+/// holds no secret. Near the end of a piece, a shorter start of a secret
+/// is a place too.
+struct Finder<'s> {
+    needles: Vec<&'s [u8]>,
+    secrets: &'s [String],
+    /// How far the window may move when its last byte is this one.
+    shift: [u8; 256],
+}
+
+impl<'s> Finder<'s> {
+    fn new(secrets: &'s [String]) -> Finder<'s> {
+        let m = secrets
+            .iter()
+            .map(|s| s.len().min(MIN_SHOWN_CUT))
+            .min()
+            .unwrap_or(0);
+        let needles: Vec<&[u8]> = secrets.iter().map(|s| &s.as_bytes()[..m]).collect();
+        let mut shift = [m.max(1) as u8; 256];
+        for n in &needles {
+            for (j, &c) in n.iter().enumerate().take(m.saturating_sub(1)) {
+                let s = &mut shift[c as usize];
+                *s = (*s).min((m - 1 - j) as u8);
+            }
+        }
+        Finder {
+            needles,
+            secrets,
+            shift,
+        }
+    }
+
+    /// The first place at or after `from` where a secret may begin.
+    fn next(&self, bytes: &[u8], from: usize, last: bool) -> Option<usize> {
+        let m = self.needles.first().map_or(0, |n| n.len());
+        if m == 0 {
+            return None;
+        }
+        let mut i = from;
+        while i + m <= bytes.len() {
+            let end = bytes[i + m - 1];
+            if self
+                .needles
+                .iter()
+                .any(|n| n[m - 1] == end && bytes[i..i + m] == **n)
+            {
+                return Some(i);
+            }
+            i += self.shift[end as usize] as usize;
+        }
+        if last {
+            return None;
+        }
+        // Too short for a whole window: a start of a secret that the next
+        // piece may finish.
+        let tail = bytes.len().saturating_sub(m - 1).max(from);
+        (tail..bytes.len()).find(|&p| {
+            self.secrets
+                .iter()
+                .any(|s| s.as_bytes().starts_with(&bytes[p..]))
+        })
+    }
 }
 
 /// A secret's beginning this long or longer is hidden too, wherever a

@@ -170,6 +170,58 @@ impl Page<'_> {
     }
 }
 
+/// A page of workflows whose items were parsed down to a [`Keep`] as the
+/// page was read: one pass over the body, where a [`Page`] of raw items
+/// and a parse of each would make two.
+pub struct KeptPage {
+    pub items: Vec<Value>,
+    next: Option<String>,
+}
+
+impl KeptPage {
+    /// What of a page to keep, for items kept as `item` says.
+    pub fn keep(item: Keep) -> Keep {
+        Keep::none()
+            .path(["next"])
+            .path(["nextCursor"])
+            .under("items", item)
+    }
+
+    /// Parses a page with a tree made by [`KeptPage::keep`]; what a
+    /// [`Page`] refuses, this refuses too.
+    pub fn parse(body: &str, keep: &Keep, what: &str) -> Result<KeptPage> {
+        let wrong = || {
+            Error::other(format!(
+                "the API sent a body that is not the expected JSON for {what}"
+            ))
+        };
+        let Value::Object(mut page) = parse_kept(body, keep, what)? else {
+            return Err(wrong());
+        };
+        let items = match page.remove("items") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(wrong()),
+        };
+        let mut cursor = |key: &str| match page.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wrong()),
+        };
+        let next = cursor("next")?;
+        let next_cursor = cursor("nextCursor")?;
+        Ok(KeptPage {
+            items,
+            next: next.or(next_cursor).filter(|c| !c.is_empty()),
+        })
+    }
+
+    /// The cursor of the next page, as [`Page::next_cursor`] has it.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+}
+
 /// The parts of a workflow the CLI shows. Built by hand from a `Value` so
 /// that one odd field (a numeric name, a string where a list was expected)
 /// costs only that field, not the whole listing.

@@ -24,7 +24,7 @@ use crate::cli::ApiOpts;
 use crate::error::{Error, Result};
 use crate::http::retry::Method;
 use crate::http::{reason, shown_url, status_error, Answer, Auth, Call, Payload};
-use crate::output::json::minify;
+use crate::output::json::{minify, write_minified};
 use crate::output::{Out, OutExt};
 use crate::text::{cut, escape, needs_escape, HIDDEN};
 
@@ -362,7 +362,8 @@ fn print_items(out: &mut Out, body: &str) -> Result<Option<String>> {
 
 fn print_lines(out: &mut Out, items: &[&RawValue]) -> Result<()> {
     for item in items {
-        writeln!(out, "{}", minify(item.get())).out()?;
+        write_minified(out, item.get()).out()?;
+        out.write_all(b"\n").out()?;
     }
     Ok(())
 }

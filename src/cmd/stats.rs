@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use time::{OffsetDateTime, UtcOffset};
 
-use super::walk::{self, Resume, Taken};
+use super::walk::{self, Items, Resume, Taken};
 use super::Ctx;
 use crate::api::{self, BlobKind};
 use crate::cli::{help, By, Mode, StatsOpts};
@@ -47,7 +47,12 @@ pub fn run(ctx: &Ctx, o: &StatsOpts, out: &mut Out) -> Result<()> {
     let mut tally = Tally::new(o.by, &w.statuses, w.limit);
     let mut progress = Progress::new(ctx.notes.live());
     let mut pages = 0usize;
-    let walked = walk::walk(ctx, w, &query, take, true, &mut |_, items| {
+    // Counted from the raw items in one pass each (`api::Reader`).
+    let walked = walk::walk(ctx, w, &query, take, true, None, &mut |_, items| {
+        // A walk given no tree to keep hands over raw items.
+        let Items::Raw(items) = items else {
+            return Err(Error::other("stats: a page came parsed"));
+        };
         let used = tally.page(items)?;
         pages += 1;
         progress.show(tally.workflows, pages);

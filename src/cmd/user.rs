@@ -12,7 +12,7 @@ use crate::api::{parse_json, parse_kept};
 use crate::cli::Mode;
 use crate::cli::UserOpts;
 use crate::error::{Error, Result};
-use crate::output::json::minify;
+use crate::output::json::{minify, write_minified};
 use crate::output::render;
 use crate::output::{Out, OutExt};
 use crate::prune::Keep;
@@ -95,7 +95,8 @@ fn print(ctx: &Ctx, body: &str, items: &[&RawValue], out: &mut Out) -> Result<()
     }
     if ctx.mode() == Mode::Jsonl {
         for item in items {
-            writeln!(out, "{}", minify(item.get())).out()?;
+            write_minified(out, item.get()).out()?;
+            out.write_all(b"\n").out()?;
         }
         return Ok(());
     }

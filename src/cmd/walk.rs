@@ -4,14 +4,33 @@
 //! be taken up again. What is done with each page is the caller's.
 
 use serde_json::value::RawValue;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Ctx;
-use crate::api::{self, parse_json, Page, Query};
+use crate::api::{self, parse_json, KeptPage, Page, Query};
 use crate::cli::WorkflowsOpts;
 use crate::dates::{self, Bound};
 use crate::error::{Error, Result};
+use crate::prune::Keep;
 use crate::text::escape;
+
+/// A page's items, as the caller asked for them.
+pub enum Items<'a> {
+    /// As sent, each checked to be JSON.
+    Raw(&'a [&'a RawValue]),
+    /// Parsed down to the caller's [`Keep`].
+    Kept(Vec<Value>),
+}
+
+impl Items<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Items::Raw(items) => items.len(),
+            Items::Kept(items) => items.len(),
+        }
+    }
+}
 
 /// What the caller made of one page.
 pub struct Taken {
@@ -50,7 +69,8 @@ impl Resume {
 
 /// Walks the listing from `--cursor` (or the start): one page, then the
 /// next while `all` holds and `--limit` is not reached. Each page is handed
-/// to `on_page` as its body and raw items. The walk also ends on an empty
+/// to `on_page` as its body and its items: raw, or parsed down to `keep`
+/// in the same pass as the page when it is given. The walk also ends on an empty
 /// page and on a `next` cursor already asked for (a server that repeats
 /// itself must not make the walk go round for ever).
 pub fn walk(
@@ -59,9 +79,11 @@ pub fn walk(
     query: &Query,
     take: u32,
     all: bool,
+    keep: Option<&Keep>,
     // `dyn`: one copy of the loop serves both commands.
-    on_page: &mut dyn FnMut(&str, &[&RawValue]) -> Result<Taken>,
+    on_page: &mut dyn FnMut(&str, Items) -> Result<Taken>,
 ) -> Result<Walked> {
+    let page_keep = keep.map(|k| KeptPage::keep(k.clone()));
     let mut cursor = o.filters.cursor.clone();
     // The cursors already asked for, the first one included: a server whose
     // `next` repeats one must not make a page count twice.
@@ -76,13 +98,24 @@ pub fn walk(
             page_query(query, page_take(o, take, kept), cursor.as_deref())
         );
         let answer = ctx.client.get(&path, "workflows")?;
-        let page: Page = parse_json(&answer.body, "a page of workflows")?;
+        let what = "a page of workflows";
+        let (next, count, taken) = match &page_keep {
+            None => {
+                let page: Page = parse_json(&answer.body, what)?;
+                let items = page.items.as_deref().unwrap_or_default();
+                let next = page.next_cursor().map(str::to_string);
+                (next, items.len(), on_page(&answer.body, Items::Raw(items))?)
+            }
+            Some(keep) => {
+                let page = KeptPage::parse(&answer.body, keep, what)?;
+                let next = page.next_cursor().map(str::to_string);
+                let count = page.items.len();
+                (next, count, on_page(&answer.body, Items::Kept(page.items))?)
+            }
+        };
         pages += 1;
-        let items = page.items.as_deref().unwrap_or_default();
-        let next = page.next_cursor().map(str::to_string);
-        let taken = on_page(&answer.body, items)?;
         kept = taken.kept;
-        if taken.used < items.len() {
+        if taken.used < count {
             // The limit was reached inside the page: going on from its
             // `next` would skip the rest of it, so the cursor that fetched
             // it is the one to resume from (it repeats what was kept).
@@ -91,7 +124,7 @@ pub fn walk(
         let Some(next) = next else {
             break Resume::End;
         };
-        if !all || full(kept) || items.is_empty() || !seen.insert(next.clone()) {
+        if !all || full(kept) || count == 0 || !seen.insert(next.clone()) {
             break Resume::At(next);
         }
         cursor = Some(next);

@@ -5,20 +5,20 @@
 //! Items are printed page by page as they arrive, so memory does not grow
 //! with the number of pages.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde_json::value::RawValue;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::walk::{self, Resume, Taken};
+use super::walk::{self, Items, Resume, Taken};
 use super::Ctx;
 use crate::api::{parse_kept, Workflow};
 use crate::cli::help;
 use crate::cli::{Mode, WorkflowsOpts};
 use crate::error::{Error, Result};
 use crate::fields::Fields;
-use crate::output::json::minify;
+use crate::output::json::{minify, write_minified};
 use crate::output::render;
 use crate::output::{Out, OutExt};
 use crate::prune::Keep;
@@ -38,14 +38,23 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
     }
     printer.start(out)?;
-    let walked = walk::walk(ctx, o, &query, take, o.all, &mut |body, items| {
-        let used = printer.page(out, body, items)?;
-        out.flush().out()?;
-        Ok(Taken {
-            used,
-            kept: printer.printed,
-        })
-    })?;
+    let keep = printer.walk_keep().cloned();
+    let walked = walk::walk(
+        ctx,
+        o,
+        &query,
+        take,
+        o.all,
+        keep.as_ref(),
+        &mut |body, items| {
+            let used = printer.page(out, body, items)?;
+            out.flush().out()?;
+            Ok(Taken {
+                used,
+                kept: printer.printed,
+            })
+        },
+    )?;
     printer.finish(out, walked.resume.cursor(), walked.pages)?;
     out.flush().out()?;
     paging_line(ctx, o, &printer, &walked.resume);
@@ -150,35 +159,63 @@ impl<'o> Printer<'o> {
         walk::status_kept(self.statuses, status)
     }
 
+    /// What the walk parses each item down to as it reads a page: the
+    /// printer's own tree, unless items are printed as sent.
+    fn walk_keep(&self) -> Option<&Keep> {
+        let as_sent = self.fields.is_none() && self.mode != Mode::Text;
+        self.keep.as_ref().filter(|_| !as_sent)
+    }
+
     /// Prints what the page holds for the listing; returns how many of its
     /// items were looked at (fewer than all when the limit was reached).
-    fn page(&mut self, out: &mut Out, body: &str, items: &[&RawValue]) -> Result<usize> {
+    fn page(&mut self, out: &mut Out, body: &str, items: Items) -> Result<usize> {
         if self.verbatim {
             self.looked_at += items.len() as u64;
-            writeln!(out, "{}", minify(body)).out()?;
+            write_minified(out, body).out()?;
+            out.write_all(b"\n").out()?;
             return Ok(items.len());
         }
-        let mut kept = Vec::new();
+        let not_workflow =
+            || Error::other("the API sent something that is not a workflow in a page of workflows");
+        // Each kept workflow as sent (when printed so) and as parsed.
+        let mut kept: Vec<(Option<&RawValue>, Value)> = Vec::new();
         let mut used = 0;
-        for item in items {
-            if self.full() {
-                break;
+        match items {
+            Items::Raw(items) => {
+                for item in items {
+                    if self.full() {
+                        break;
+                    }
+                    used += 1;
+                    if !item.get().starts_with('{') {
+                        return Err(not_workflow());
+                    }
+                    // JSON out with nothing to filter or pick needs no
+                    // parse: the item is printed as the API sent it.
+                    let v: Value = match &self.keep {
+                        Some(keep) => parse_kept(item.get(), keep, "a workflow")?,
+                        None => Value::Null,
+                    };
+                    if self.keep(v.get("status").and_then(Value::as_str)) {
+                        kept.push((Some(*item), v));
+                        self.printed += 1;
+                    }
+                }
             }
-            used += 1;
-            if !item.get().starts_with('{') {
-                return Err(Error::other(
-                    "the API sent something that is not a workflow in a page of workflows",
-                ));
-            }
-            // JSON out with nothing to filter or pick needs no parse: the
-            // item is printed as the API sent it.
-            let v: Value = match &self.keep {
-                Some(keep) => parse_kept(item.get(), keep, "a workflow")?,
-                None => Value::Null,
-            };
-            if self.keep(v.get("status").and_then(Value::as_str)) {
-                kept.push((item, v));
-                self.printed += 1;
+            Items::Kept(values) => {
+                for v in values {
+                    if self.full() {
+                        break;
+                    }
+                    used += 1;
+                    if !v.is_object() {
+                        return Err(not_workflow());
+                    }
+                    if self.keep(v.get("status").and_then(Value::as_str)) {
+                        kept.push((None, v));
+                        self.printed += 1;
+                    }
+                }
             }
         }
         self.looked_at += used as u64;
@@ -199,10 +236,19 @@ impl<'o> Printer<'o> {
             // rather than cut. (`--jsonl` streams.)
             Mode::Json => self
                 .json_items
-                .extend(kept.iter().map(|(item, _)| minify(item.get()))),
+                .extend(kept.iter().map(|(item, v)| match item {
+                    Some(item) => minify(item.get()),
+                    None => v.to_string(),
+                })),
             Mode::Jsonl => {
-                for (item, _) in &kept {
-                    writeln!(out, "{}", minify(item.get())).out()?;
+                for (item, v) in &kept {
+                    match item {
+                        Some(item) => write_minified(out, item.get()).out()?,
+                        None => serde_json::to_writer(&mut *out, v)
+                            .map_err(io::Error::from)
+                            .out()?,
+                    }
+                    out.write_all(b"\n").out()?;
                 }
             }
             Mode::Text if !self.all => {

@@ -4,6 +4,8 @@
 //! pretty. Working on the text instead of a parsed `Value` keeps the API's key
 //! order (serde_json's map would sort it) and costs no allocation per node.
 
+use std::io::{self, Write};
+
 /// Tracks whether the text read so far is inside a JSON string.
 #[derive(Default)]
 struct Strings {
@@ -31,25 +33,39 @@ impl Strings {
 }
 
 /// The same document with all insignificant white space removed.
+pub fn minify(json: &str) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(json.len());
+    // Writing to a Vec cannot fail.
+    let _ = write_minified(&mut out, json);
+    // Only ASCII white space was dropped and whole characters replaced, so
+    // the bytes are still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes `json` with all insignificant white space removed, as runs of
+/// the text itself.
 ///
 /// It runs over every byte of a long walk, so it works on bytes and copies
 /// runs: only white space outside strings is dropped, and only characters a
 /// terminal would act on are rewritten (their UTF-8 lead bytes are the only
-/// non-ASCII bytes looked at more closely).
-pub fn minify(json: &str) -> String {
+/// non-ASCII bytes looked at more closely). Between the bytes that matter,
+/// a table says where to stop, so most bytes cost one look-up.
+pub fn write_minified(out: &mut impl Write, json: &str) -> io::Result<()> {
     let b = json.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let (mut i, mut start, mut inside) = (0, 0, false);
     while i < b.len() {
-        let c = b[i];
+        let stops = if inside { &STOP_INSIDE } else { &STOP_OUTSIDE };
+        while i < b.len() && !stops[b[i] as usize] {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
         if !inside {
-            match c {
-                b'"' => inside = true,
-                b' ' | b'\t' | b'\n' | b'\r' => {
-                    out.extend_from_slice(&b[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
+            if c == b'"' {
+                inside = true;
+            } else {
+                // White space between tokens.
+                out.write_all(&b[start..i])?;
+                start = i + 1;
             }
             i += 1;
             continue;
@@ -60,28 +76,52 @@ pub fn minify(json: &str) -> String {
                 continue;
             }
             b'"' => inside = false,
-            // Lead bytes of C0/C1 controls, U+061C, and the U+2000 block.
-            0x00..=0x1f | 0x7f | 0xc2 | 0xd8 | 0xe2 => {
+            _ => {
                 if let Some(ch) = json.get(i..).and_then(|s| s.chars().next()) {
                     if crate::text::needs_escape(ch) {
                         // Legal raw in JSON, but a terminal would act on them.
-                        out.extend_from_slice(&b[start..i]);
-                        out.extend_from_slice(format!("\\u{:04x}", ch as u32).as_bytes());
+                        out.write_all(&b[start..i])?;
+                        write!(out, "\\u{:04x}", ch as u32)?;
                         i += ch.len_utf8();
                         start = i;
                         continue;
                     }
                 }
             }
-            _ => {}
         }
         i += 1;
     }
-    out.extend_from_slice(&b[start.min(b.len())..]);
-    // Only ASCII white space was dropped and whole characters replaced, so
-    // the bytes are still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out.write_all(&b[start.min(b.len())..])
 }
+
+/// Bytes outside strings that end a run: a quote, white space.
+static STOP_OUTSIDE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
+/// Bytes inside strings that end a run: a quote, a backslash, and the lead
+/// bytes of C0/C1 controls, U+061C and the U+2000 block.
+static STOP_INSIDE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t[0xc2] = true;
+    t[0xd8] = true;
+    t[0xe2] = true;
+    t
+};
 
 /// The same document indented by two spaces, as `JSON.stringify(v, null, 2)` does.
 pub fn pretty(json: &str) -> String {

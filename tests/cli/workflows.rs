@@ -449,3 +449,71 @@ fn take_out_of_range_is_refused_before_anything_is_sent() {
     }
     assert_eq!(fake.api_requests()[1].param("take"), Some("100"));
 }
+
+/// A page whose items or cursor are not what a page holds is refused the
+/// same way whether its items are printed as sent (`--jsonl`) or parsed
+/// down to what is shown as the page is read (text, `--fields`).
+#[test]
+fn a_malformed_page_is_refused_in_every_form() {
+    let pages = [
+        r#"{"items":[1,2],"next":null}"#,
+        r#"{"items":{"id":"a"}}"#,
+        r#"{"items":[{"id":"a","status":"succeeded"}],"next":5}"#,
+        r#"{"items":[{"id":"a","status":"succeeded"}],"nextCursor":["c"]}"#,
+        r#"{"items":[{"id":"a","status":"succeeded"}],"next":"c2""#,
+    ];
+    for body in pages {
+        for args in [
+            &["workflows"][..],
+            &["--jsonl", "workflows"][..],
+            &["workflows", "--fields=id"][..],
+            &["--jsonl", "workflows", "--status=succeeded"][..],
+        ] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+            let run = cli(&fake, args);
+            run.code(1);
+            assert_eq!(run.stderr.lines().count(), 1, "{body} {args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("a page of workflows"),
+                "{body} {args:?}: {run:?}"
+            );
+            // Nothing of the page; the `--fields` header comes before it.
+            assert!(
+                run.stdout.lines().all(|l| l == "id"),
+                "{body} {args:?}: {run:?}"
+            );
+        }
+    }
+}
+
+/// What each form prints of a page is the same with the page's items
+/// parsed in one pass: an empty `next` ends the listing, `nextCursor` is
+/// read when `next` is absent, and a key given twice counts once (its last
+/// value).
+#[test]
+fn cursors_and_repeated_keys_read_alike_in_every_form() {
+    let body = r#"{"items":[{"id":"a","status":"x","status":"succeeded","steps":[]}],"next":"","nextCursor":"c7"}"#;
+    for args in [&["workflows"][..], &["workflows", "--fields=id,status"][..]] {
+        let fake = Fake::start();
+        fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+        let run = cli(&fake, args);
+        run.ok().stderr_has("no more");
+        assert!(run.stdout.contains("succeeded"), "{args:?}: {run:?}");
+        assert!(
+            !run.stdout.contains("\tx") && !run.stdout.contains(": x"),
+            "{run:?}"
+        );
+    }
+    let fake = Fake::start();
+    fake.script(
+        "/v2/consumer/workflows",
+        vec![Reply::json(
+            200,
+            r#"{"items":[{"id":"a"}],"nextCursor":"c7"}"#,
+        )],
+    );
+    cli(&fake, &["workflows", "--fields=id"])
+        .ok()
+        .stderr_has("--cursor=c7");
+}
