@@ -126,6 +126,10 @@ impl Answer {
     }
 }
 
+/// See [`Client::new`].
+const INPUT_BUFFER: usize = 64 * 1024;
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 impl Client {
     pub fn new(cfg: &Config, notes: Notes) -> Result<Client> {
         let token = cfg.require_token()?;
@@ -139,6 +143,11 @@ impl Client {
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .user_agent(concat!("civitai-orch/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
+            // ureq zero-fills both buffers for every connection: 128 KiB
+            // each by default. A request head fits in 16 KiB, and 64 KiB
+            // still holds the largest response head ureq accepts.
+            .input_buffer_size(INPUT_BUFFER)
+            .output_buffer_size(OUTPUT_BUFFER)
             .tls_config(tls)
             .proxy(None)
             .build()
