@@ -9,6 +9,10 @@
 //! The agent is built with `http_status_as_error(false)` so that the status,
 //! the body and `Retry-After` of a failed request reach us, and with redirects
 //! off: a blob's redirect to its CDN is followed by hand, without the token.
+//!
+//! Its connections share one TLS client configuration, so a new connection
+//! resumes an earlier one's session; the roots are read on the first
+//! request that needs TLS (see `tls`).
 
 mod messages;
 mod proxy;

@@ -153,3 +153,34 @@ impl<In: Transport> Connector<In> for TlsLink {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(tls: TlsConfig) -> Config {
+        Config::builder().tls_config(tls).build()
+    }
+
+    #[test]
+    fn the_bundle_is_read_once_on_first_need() {
+        let dir = std::env::temp_dir().join(format!("civitai-orch-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bundle.pem");
+        let roots = Roots::new(Some(path.clone()), plain);
+        // Not there when made: nothing is read until `ready`.
+        std::fs::write(&path, "no certificate here\n").unwrap();
+        let err = roots.ready().unwrap_err();
+        assert!(
+            err.message.contains("holds no PEM certificate"),
+            "{}",
+            err.message
+        );
+        // Mended afterwards: the run keeps what it read first.
+        std::fs::write(&path, include_str!("../../fixtures/tls/ca.pem")).unwrap();
+        assert!(roots.ready().is_err());
+        assert!(Roots::new(Some(path), plain).ready().is_ok());
+        assert!(Roots::new(None, plain).ready().is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
