@@ -9,21 +9,26 @@
 //! The agent is built with `http_status_as_error(false)` so that the status,
 //! the body and `Retry-After` of a failed request reach us, and with redirects
 //! off: a blob's redirect to its CDN is followed by hand, without the token.
+//!
+//! Its connections share one TLS client configuration, so a new connection
+//! resumes an earlier one's session; the roots are read on the first
+//! request that needs TLS (see `tls`).
 
 mod messages;
 mod proxy;
+mod resolve;
 pub mod retry;
 mod tls;
 mod trace;
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{self as h, Response};
 use ureq::tls::TlsConfig;
-use ureq::{Agent, AsSendBody, Body, SendBody};
+use ureq::{Agent, AsSendBody, Body, ProxyProtocol, SendBody};
 
 use crate::config::{Config, CONNECT_TIMEOUT};
 use crate::error::{Error, Kind, Result};
@@ -41,6 +46,8 @@ const JSON_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
 pub struct Client {
     agent: Agent,
+    /// The TLS roots, shared with the agent's connector.
+    roots: Arc<tls::Roots>,
     api_url: String,
     auth: String,
     masked_token: String,
@@ -126,34 +133,23 @@ impl Answer {
     }
 }
 
-/// See [`Client::new`].
+/// See [`agent_config`].
 const INPUT_BUFFER: usize = 64 * 1024;
 const OUTPUT_BUFFER: usize = 16 * 1024;
 
 impl Client {
     pub fn new(cfg: &Config, notes: Notes) -> Result<Client> {
         let token = cfg.require_token()?;
-        let tls = TlsConfig::builder()
-            .root_certs(tls::root_certs(cfg)?)
-            .build();
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .user_agent(concat!("civitai-orch/", env!("CARGO_PKG_VERSION")))
-            .accept("application/json")
-            // ureq zero-fills both buffers for every connection: 128 KiB
-            // each by default. A request head fits in 16 KiB, and 64 KiB
-            // still holds the largest response head ureq accepts.
-            .input_buffer_size(INPUT_BUFFER)
-            .output_buffer_size(OUTPUT_BUFFER)
-            .tls_config(tls)
-            .proxy(None)
-            .build()
-            .into();
+        // The roots are read when a request first needs TLS (see `tls`).
+        let roots = Arc::new(tls::Roots::new(cfg.ca_file.clone(), agent_config));
+        let agent = Agent::with_parts(
+            agent_config(TlsConfig::default()),
+            tls::connector(roots.clone()),
+            resolve::Addresses::default(),
+        );
         Ok(Client {
             agent,
+            roots,
             api_url: cfg.api_url.clone(),
             auth: format!("Bearer {token}"),
             masked_token: mask(token),
@@ -225,6 +221,7 @@ impl Client {
             Auth::Api => format!("{}{}", self.api_url, call.path),
             Auth::None => call.path.to_string(),
         };
+        self.tls_ready(&url)?;
         let what = call.what;
         // A file's upload may outlast any bound on the whole exchange: each
         // read and write is bounded instead, as a download's reads are.
@@ -291,6 +288,7 @@ impl Client {
         headers: &[(&str, &str)],
         what: &str,
     ) -> Result<Response<Body>> {
+        self.tls_ready(url)?;
         let ex = Exchange {
             method: Method::Get,
             url,
@@ -309,6 +307,25 @@ impl Client {
                 Attempt::from_status(&mut resp, what)
             }
         })
+    }
+
+    /// Loads the TLS roots before the first request that needs them (an
+    /// https URL, or an https proxy), so that a bad SSL_CERT_FILE is a usage
+    /// error rather than a failed try, and an http-only run never reads it.
+    fn tls_ready(&self, url: &str) -> Result<()> {
+        let https = url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let tls_proxy = || {
+            self.proxies
+                .for_url(url)
+                .is_some_and(|p| matches!(p.protocol(), ProxyProtocol::Https))
+        };
+        if https || tls_proxy() {
+            self.roots.ready()
+        } else {
+            Ok(())
+        }
     }
 
     /// One request. `total` bounds the whole exchange (API calls); without it
@@ -492,6 +509,26 @@ impl Client {
             }
         }
     }
+}
+
+/// The agent's settings, around the TLS settings given: the agent's own
+/// (no roots read yet), and the TLS link's (with the roots).
+fn agent_config(tls: TlsConfig) -> ureq::config::Config {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .user_agent(concat!("civitai-orch/", env!("CARGO_PKG_VERSION")))
+        .accept("application/json")
+        // ureq zero-fills both buffers for every connection: 128 KiB each
+        // by default. A request head fits in 16 KiB, and 64 KiB still
+        // holds the largest response head ureq accepts.
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
+        .tls_config(tls)
+        .proxy(None)
+        .build()
 }
 
 /// Why a request got no answer: a problem found before anything was sent

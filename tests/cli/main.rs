@@ -12,6 +12,7 @@
 //! - `http_layer`: the library's HTTP layer driven directly (which requests
 //!   may be repeated);
 //! - `config`: settings from the environment, env files, proxies, numbers;
+//! - `tls`: https, SSL_CERT_FILE and TLS session resumption;
 //! - `verbose`: `-v`, one line per HTTP request, whatever the command;
 //! - `help`: help and version;
 //! - `skill`: the examples of SKILL.md, run as written;
@@ -49,6 +50,7 @@ mod step;
 mod submit;
 mod tag;
 mod test_cmd;
+mod tls;
 mod upload;
 mod user;
 mod verbose;

@@ -2,13 +2,14 @@
 //! the same code the integration tests start in-process.
 //!
 //! Usage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra]
-//! [--overlap-pages K] [--buzz N] [--url-file PATH]
+//! [--overlap-pages K] [--buzz N] [--tls] [--url-file PATH]
 //!
 //! `--stats N` adds N generated workflows to the store (the `stats`
 //! dataset), `--extra` lists the workflows of `fixtures/workflows/extra/`,
 //! `--overlap-pages K` makes each listing page start K items before the
 //! end of the previous one, `--buzz N` leaves N Buzz to spend on submits
-//! (a million by default).
+//! (a million by default), `--tls` serves https with the test certificate
+//! of `fixtures/tls/` (trust `fixtures/tls/ca.pem` through SSL_CERT_FILE).
 
 #[path = "fake/mod.rs"]
 mod fake;
@@ -29,6 +30,7 @@ fn main() {
             }
             "--stats" => opts.stats = value().parse().unwrap_or_else(|_| usage("--stats")),
             "--extra" => opts.extra = true,
+            "--tls" => opts.tls = true,
             "--overlap-pages" => {
                 overlap = value().parse().unwrap_or_else(|_| usage("--overlap-pages"))
             }
@@ -58,6 +60,6 @@ fn main() {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra] [--overlap-pages K] [--buzz N] [--url-file PATH]");
+    eprintln!("fake-orchestrator: bad argument {arg}\nusage: fake-orchestrator [--port N] [--cdn-port N] [--synthetic N] [--stats N] [--extra] [--overlap-pages K] [--buzz N] [--tls] [--url-file PATH]");
     std::process::exit(2);
 }

@@ -9,12 +9,12 @@
 //! and no token is needed: the signature is the key.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{write_head, write_reply, Reply, Request};
 use super::state::Shared;
+use super::tls::Conn;
 use super::upload;
 
 /// The signed URL of a blob on the CDN at `cdn_url`; `raw_id` as it stood
@@ -84,7 +84,7 @@ pub fn storage_error(status: u16, code: &str) -> Reply {
 
 /// Answers `req` on the CDN host. Writes straight to the stream so large
 /// generated files need no memory.
-pub fn serve(req: &Request, shared: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
+pub fn serve(req: &Request, shared: &Shared, mut stream: Conn) -> std::io::Result<()> {
     let seg = req.segments();
     let (first, id) = match (seg.first().map(String::as_str), seg.get(1), seg.len()) {
         (Some(first @ ("signed" | "upload")), Some(id), 2) => (first, id),
@@ -170,12 +170,7 @@ pub fn pattern_byte(i: u64) -> u8 {
     (i % 251) as u8
 }
 
-fn write_pattern(
-    stream: &mut TcpStream,
-    from: u64,
-    len: u64,
-    delay: Duration,
-) -> std::io::Result<()> {
+fn write_pattern(stream: &mut Conn, from: u64, len: u64, delay: Duration) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut pos = from;
     while pos < len {

@@ -6,11 +6,12 @@
 //! says `Connection: close`: one request per connection keeps it simple.
 
 use std::io::{BufRead, Read, Write};
-use std::net::TcpStream;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::tls::Conn;
 use super::Host;
 
 /// The largest request body the fake reads; a larger one is answered 413.
@@ -369,7 +370,7 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
 
 /// Writes `reply` as the answer to a `method` request (a HEAD gets the
 /// head only).
-pub fn write_reply(mut stream: TcpStream, method: &str, reply: Reply) -> std::io::Result<()> {
+pub fn write_reply(mut stream: Conn, method: &str, reply: Reply) -> std::io::Result<()> {
     match reply {
         Reply::Full {
             status,
@@ -391,13 +392,13 @@ pub fn write_reply(mut stream: TcpStream, method: &str, reply: Reply) -> std::io
             write_head(&mut stream, status, &headers, declared)?;
             stream.write_all(&body)?;
             stream.flush()?;
-            stream.shutdown(std::net::Shutdown::Both)
+            stream.shutdown()
         }
         Reply::Hang => {
             std::thread::sleep(Duration::from_secs(60));
             Ok(())
         }
-        Reply::Close => stream.shutdown(std::net::Shutdown::Both),
+        Reply::Close => stream.shutdown(),
     }
 }
 

@@ -7,7 +7,8 @@
 //! CLI sent, and takes scripted replies per path (429s, cut bodies,
 //! hangs...) that are served, on either host, before the normal routes.
 //! Plain std: one thread per connection, `Connection: close` on every
-//! answer.
+//! answer (so each request of a client is a new connection); with
+//! [`Options::tls`], https on both hosts (rustls, a dev-dependency).
 //!
 //! This module owns the [`Fake`] handle (start, script, inspect) and the
 //! connection loop: accept, read, record, then a scripted reply or a
@@ -16,7 +17,8 @@
 //! `template` (a submit's body, checked and priced), `upload` (upload
 //! URLs, uploads, blobs made while running, a blob's refresh), `cdn` (the
 //! CDN host), `state` (fixtures and what changes), `stats` (the generated
-//! dataset of [`Options::stats`]).
+//! dataset of [`Options::stats`]), `tls` (the https mode: certificate,
+//! handshakes, a connection plain or TLS).
 //!
 //! The write side is stateful, as the API is: a submitted workflow is
 //! stored (listed, read, its steps and jobs served), charged, and moves on
@@ -39,6 +41,8 @@
 //! - [`Fake::set_upload_limit`]`(bytes)`: uploads above it are `413` (32
 //!   MiB by default); [`Fake::uploads`] gives every upload received, bytes
 //!   and headers.
+//! - [`Options::tls`]: both hosts speak https (`fixtures/tls/`);
+//!   [`Fake::handshakes`] gives each handshake's kind, full or resumed.
 //!
 //! What it holds besides the listed fixture workflows:
 //! - every job of every fixture workflow answers
@@ -71,6 +75,7 @@ mod routes;
 mod state;
 mod stats;
 mod template;
+mod tls;
 mod upload;
 mod writes;
 
@@ -91,11 +96,14 @@ pub use http::{decode, read_all, Reply, Request, MAX_BODY};
 #[allow(unused_imports)]
 pub use state::fixtures_dir;
 #[allow(unused_imports)]
+pub use tls::Handshake;
+#[allow(unused_imports)]
 pub use upload::{Upload, DEFAULT_UPLOAD_LIMIT};
 #[allow(unused_imports)]
 pub use writes::{DEFAULT_BUZZ, DEFAULT_WAIT_TICK};
 
 use state::Shared;
+use tls::Conn;
 
 /// The token the fake accepts.
 pub const TOKEN: &str = "test-token-0123456789abcdef";
@@ -128,6 +136,10 @@ pub struct Options {
     /// Add this many generated workflows to the store, older than the
     /// fixture ones (a week from 2026-01-14), for `stats`.
     pub stats: usize,
+    /// Both hosts speak https (the test certificate of `fixtures/tls/`,
+    /// for 127.0.0.1; its CA is `fixtures/tls/ca.pem`), each connection's
+    /// handshake counted by kind ([`Fake::handshakes`]).
+    pub tls: bool,
 }
 
 impl Fake {
@@ -138,8 +150,9 @@ impl Fake {
     pub fn start_with(opts: Options) -> Fake {
         let api = TcpListener::bind(("127.0.0.1", opts.port)).expect("bind api");
         let cdn = TcpListener::bind(("127.0.0.1", opts.cdn_port)).expect("bind cdn");
-        let url = format!("http://{}", api.local_addr().unwrap());
-        let cdn_url = format!("http://{}", cdn.local_addr().unwrap());
+        let scheme = if opts.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}", api.local_addr().unwrap());
+        let cdn_url = format!("{scheme}://{}", cdn.local_addr().unwrap());
         let shared = Arc::new(Shared::new(url.clone(), cdn_url.clone(), &opts));
         spawn_listener(api, Host::Api, shared.clone());
         spawn_listener(cdn, Host::Cdn, shared.clone());
@@ -189,6 +202,15 @@ impl Fake {
     /// pages. 0 turns it off.
     pub fn overlap_pages(&self, k: usize) {
         self.shared.overlap.store(k, Ordering::SeqCst);
+    }
+
+    /// The TLS handshakes of both hosts, in the order they ended (none
+    /// without [`Options::tls`]).
+    pub fn handshakes(&self) -> Vec<Handshake> {
+        self.shared
+            .tls
+            .as_ref()
+            .map_or_else(Vec::new, |t| t.handshakes())
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -315,6 +337,10 @@ fn spawn_listener(listener: TcpListener, host: Host, shared: Arc<Shared>) {
 }
 
 fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> {
+    let stream = match &shared.tls {
+        Some(tls) => tls.accept(stream)?,
+        None => Conn::Plain(stream),
+    };
     if host == Host::Cdn {
         let now = shared.cdn_inflight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.cdn_max_inflight.fetch_max(now, Ordering::SeqCst);
@@ -327,9 +353,9 @@ fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> 
 
 /// One connection: read the request, record it, then answer it with the
 /// next scripted reply for its path or by the host's routes.
-fn answer(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> {
+fn answer(stream: Conn, host: Host, shared: &Shared) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
-    let req = match http::read_request(&mut reader, &mut &stream, host) {
+    let req = match http::read_request(&mut reader, &mut stream.try_clone()?, host) {
         Ok(Some(req)) => req,
         Ok(None) => return Ok(()),
         Err(http::ReadError::Io(e)) => return Err(e),

@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::http::{Reply, Request};
+use super::tls::Tls;
 use super::upload::Blobs;
 use super::writes::Live;
 use super::{stats, Options};
@@ -170,6 +171,8 @@ pub struct Shared {
     /// Each `next` cursor of the listing starts this many items before the
     /// end of the page just served (0: pages do not overlap).
     pub overlap: AtomicUsize,
+    /// The https mode's certificate and handshake count, when it is on.
+    pub tls: Option<Tls>,
 }
 
 impl Shared {
@@ -214,6 +217,7 @@ impl Shared {
             cancel_ended_204: AtomicBool::new(false),
             wait_tick: Mutex::new(super::writes::DEFAULT_WAIT_TICK),
             overlap: AtomicUsize::new(0),
+            tls: opts.tls.then(Tls::new),
         }
     }
 
