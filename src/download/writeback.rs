@@ -161,4 +161,23 @@ mod tests {
         synced.unwrap();
         let _ = std::fs::remove_file(path);
     }
+
+    #[test]
+    fn a_failed_sync_stops_the_writes_and_is_returned() {
+        // fsync of a character device fails (EINVAL), as a disk error would.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        let (out, synced) = with_writeback(&mut file, |w| {
+            // Until the writer notices, with a bound in case it never does.
+            for _ in 0..100_000 {
+                w.write_all(&chunk)?;
+            }
+            io::Result::Ok(())
+        });
+        assert!(synced.is_err());
+        assert!(out.is_err(), "the writes went on after the failed sync");
+    }
 }

@@ -47,6 +47,7 @@ mod skill;
 mod stats;
 mod step;
 mod submit;
+mod sync;
 mod tag;
 mod test_cmd;
 mod upload;
