@@ -39,7 +39,7 @@ fn a_large_download_arrives_whole_under_its_final_name() {
         .run_within(LIMIT)
         .ok()
         .stdout_has(&format!("({BIG} bytes)"));
-    assert_eq!(files(&dir), [id.clone()], "no .part left");
+    assert_eq!(files(&dir), [id.as_str()], "no .part left");
     let data = std::fs::read(dir.join(&id)).unwrap();
     assert_eq!(data.len(), BIG);
     assert_eq!(first_wrong(&data), None, "bytes differ");
@@ -152,7 +152,7 @@ fn a_second_run_midway_finds_the_file_busy_and_one_good_file_is_left() {
         "{run:?}"
     );
     first.join().unwrap().ok();
-    assert_eq!(files(&dir), [id.clone()]);
+    assert_eq!(files(&dir), [id.as_str()]);
     let data = std::fs::read(dir.join(&id)).unwrap();
     assert_eq!(data.len(), size);
     assert_eq!(first_wrong(&data), None);
