@@ -3,7 +3,8 @@
 //! decided, the bytes are streamed into it, synced, and renamed into place.
 //!
 //! `transfer` gets the bytes, `part` owns the `.part` and its lock,
-//! `naming` makes the names, `pool` runs several downloads at once.
+//! `naming` makes the names, `pool` runs several downloads at once,
+//! `writeback` syncs a `.part` while it grows.
 //! The token goes to the API only: a signed CDN URL, and the target of the
 //! API's redirect, are fetched without it.
 
@@ -11,6 +12,7 @@ pub mod naming;
 mod part;
 pub mod pool;
 pub mod transfer;
+mod writeback;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -275,7 +277,15 @@ fn save(
     let shown = path.display().to_string();
     let part_shown = part.path().display().to_string();
     let mut reader = resp.into_body().into_reader();
-    let written = match copy(&mut reader, part.appender()?, meter) {
+    let (copied, synced) =
+        writeback::with_writeback(part.appender()?, |w| copy(&mut reader, w, meter));
+    if let Err(e) = synced {
+        // Bytes the disk refused may be missing from the .part whatever the
+        // copy did: nothing of it is worth resuming.
+        let _ = part.restart();
+        return Err(Error::other(format!("cannot write {part_shown}: {e}")));
+    }
+    let written = match copied {
         Ok(n) => n,
         Err(CopyError::Read(e, n)) => {
             // The .part stays so that a later run can resume it.

@@ -14,7 +14,10 @@ use crate::error::{Error, Result};
 use crate::http::{reason, shown_url, Auth, Client};
 use crate::text::{cut, escape};
 
-/// Size of the copy buffer: the whole memory cost of a download.
+/// Size of the copy buffer: the whole memory cost of a download. 256 KiB
+/// and 1 MiB were measured no faster on a 512 MiB download: the body reader
+/// hands over at most 64 or 128 KiB per read, so a larger buffer only
+/// grows the peak RSS.
 const BUF_SIZE: usize = 64 * 1024;
 
 /// Redirects a file server may send before the bytes.

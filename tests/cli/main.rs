@@ -48,6 +48,7 @@ mod skill;
 mod stats;
 mod step;
 mod submit;
+mod sync;
 mod tag;
 mod test_cmd;
 mod tls;

@@ -168,7 +168,15 @@ impl Cli {
         self
     }
 
-    pub fn run(mut self) -> Run {
+    pub fn run(self) -> Run {
+        self.run_within(None)
+    }
+
+    /// Runs the binary, killing it and failing the test when it takes
+    /// longer than `limit`: for runs that must end by themselves (a stalled
+    /// or cut transfer, a helper thread that must not keep them alive).
+    /// Their output must fit in a pipe (64 KiB): it is read at the end.
+    pub fn run_within(mut self, limit: Option<std::time::Duration>) -> Run {
         use std::io::Write;
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         self.cmd.stdin(if self.stdin.is_some() {
@@ -180,6 +188,21 @@ impl Cli {
         if let Some(data) = self.stdin.take() {
             let mut stdin = child.stdin.take().unwrap();
             stdin.write_all(&data).unwrap();
+        }
+        if let Some(limit) = limit {
+            let deadline = std::time::Instant::now() + limit;
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().unwrap();
+                    panic!(
+                        "civitai-orch {} still ran after {limit:?}; killed\n--- stderr ---\n{}",
+                        self.args.join(" "),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
         let out: Output = child.wait_with_output().unwrap();
         Run {
