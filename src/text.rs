@@ -9,23 +9,32 @@
 /// `ESC[2J` must not clear the terminal, nor a newline fake an extra line.
 /// Bidirectional overrides are escaped too, since they reorder what is shown.
 pub fn escape(s: &str) -> String {
-    if !s.chars().any(needs_escape) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x80 && needs_escape(c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
+    Escaped(s).to_string()
+}
+
+/// [`escape`] as it is written out, with no copy of the text: for
+/// printers that show many fields.
+pub struct Escaped<'a>(pub &'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        use std::fmt::Write;
+        let s = self.0;
+        if !s.chars().any(needs_escape) {
+            return f.write_str(s);
         }
+        for c in s.chars() {
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if (c as u32) < 0x80 && needs_escape(c) => write!(f, "\\x{:02x}", c as u32)?,
+                c if needs_escape(c) => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
     }
-    out
 }
 
 /// Characters a terminal would act on rather than show: controls, the

@@ -657,12 +657,20 @@ fn read_body(
     resp: &mut Response<Body>,
     limit: u64,
 ) -> Result<Result<String, std::string::FromUtf8Error>, Sent> {
-    let bytes = resp
-        .body_mut()
-        .with_config()
-        .limit(limit)
-        .read_to_vec()
-        .map_err(Sent::Transport)?;
+    // Sized from Content-Length when the server sends it (and it is within
+    // the limit): one allocation, where growing by doubling copies the body
+    // a few times over and hands memory back and forth with the allocator.
+    let expected = resp
+        .body()
+        .content_length()
+        .filter(|&n| n <= limit)
+        .unwrap_or(0);
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    std::io::Read::read_to_end(
+        &mut resp.body_mut().with_config().limit(limit).reader(),
+        &mut bytes,
+    )
+    .map_err(|e| Sent::Transport(ureq::Error::from(e)))?;
     Ok(String::from_utf8(bytes))
 }
 

@@ -11,43 +11,45 @@ use serde_json::Value;
 use super::scan::HIGHLIGHTED;
 use crate::api::{self, BlobRef, Workflow};
 use crate::download::Outcome;
-use crate::text::{cut, escape};
+use crate::text::{cut, escape, Escaped};
 
-/// One block of the workflow listing (`workflows`, `user`).
+/// One block of the workflow listing (`workflows`, `user`). A long walk
+/// prints thousands, so fields go straight to the writer, escaped on the
+/// way ([`Escaped`]), with no string made per field.
 pub fn workflow_block(w: &mut impl Write, wf: &Workflow) -> io::Result<()> {
-    writeln!(w, "ID: {}", escape(wf.id.as_deref().unwrap_or("?")))?;
-    writeln!(
-        w,
-        "  Status: {}",
-        escape(wf.status.as_deref().unwrap_or("unknown"))
-    )?;
+    fn shown<'a>(v: &'a Option<String>, absent: &'static str) -> Escaped<'a> {
+        Escaped(v.as_deref().unwrap_or(absent))
+    }
+    writeln!(w, "ID: {}", shown(&wf.id, "?"))?;
+    writeln!(w, "  Status: {}", shown(&wf.status, "unknown"))?;
     if let Some(c) = &wf.created_at {
-        writeln!(w, "  Created: {}", escape(c))?;
+        writeln!(w, "  Created: {}", Escaped(c))?;
     }
     if let Some(c) = &wf.completed_at {
-        writeln!(w, "  Completed: {}", escape(c))?;
+        writeln!(w, "  Completed: {}", Escaped(c))?;
     }
-    let tags: Vec<String> = wf.tags.iter().map(|t| escape(t)).collect();
-    if !tags.is_empty() {
-        writeln!(w, "  Tags: {}", tags.join(", "))?;
+    for (i, tag) in wf.tags.iter().enumerate() {
+        let lead = if i == 0 { "  Tags: " } else { ", " };
+        write!(w, "{lead}{}", Escaped(tag))?;
     }
-    let steps: Vec<String> = wf
-        .steps()
-        .iter()
-        .map(|s| {
-            format!(
-                "{}:{}({})",
-                escape(s.name.as_deref().unwrap_or("?")),
-                escape(s.kind.as_deref().unwrap_or("?")),
-                escape(s.status.as_deref().unwrap_or("?"))
-            )
-        })
-        .collect();
-    if !steps.is_empty() {
-        writeln!(w, "  Steps: {}", steps.join(", "))?;
+    if !wf.tags.is_empty() {
+        writeln!(w)?;
+    }
+    for (i, s) in wf.steps().iter().enumerate() {
+        let lead = if i == 0 { "  Steps: " } else { ", " };
+        write!(
+            w,
+            "{lead}{}:{}({})",
+            shown(&s.name, "?"),
+            shown(&s.kind, "?"),
+            shown(&s.status, "?")
+        )?;
+    }
+    if !wf.steps().is_empty() {
+        writeln!(w)?;
     }
     if let Some(prompt) = wf.steps().iter().find_map(|s| s.prompt()) {
-        writeln!(w, "  Prompt: \"{}\"", escape(&cut(prompt, 100)))?;
+        writeln!(w, "  Prompt: \"{}\"", Escaped(&cut(prompt, 100)))?;
     }
     Ok(())
 }
