@@ -157,6 +157,7 @@ debug_static() {
     say "note: no static $t debug build here; the empty-root test will be skipped"
     return 0
   fi
+  say "cargo build --target $t --bin civitai-orch (debug, static, for the empty-root test)"
   CC_x86_64_unknown_linux_musl=$(musl_cc) "$CARGO" build -q --target "$t" --bin civitai-orch
 }
 
