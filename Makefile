@@ -1,17 +1,22 @@
-# civitai-orch: build, test, demo, lint, release, bench, fuzz. CI runs `make lint`
-# and `make test`.
+# civitai-orch: build, test, demo, lint, release, dist, bench, fuzz. CI runs
+# `make lint` and `make test`.
 CARGO ?= cargo
 FUZZ_SECS ?= 20
 
-.PHONY: build test demo lint release bench-download bench fuzz man
+.PHONY: build test demo lint release dist bench-download bench fuzz man
 
 build:
 	$(CARGO) build --bins --examples
 
 # cargo-nextest when the machine has it (it runs the integration tests in
-# parallel processes); plain cargo test otherwise.
+# parallel processes); plain cargo test otherwise. A static x86_64 musl debug
+# build comes first: tests/cli/empty_root.rs runs it in an empty root, as the
+# Dockerfile's image does.
+STATIC_TEST_BIN = $(CURDIR)/target/x86_64-unknown-linux-musl/debug/civitai-orch
 test:
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	@CARGO="$(CARGO)" bash tests/support/release.sh --debug-static
+	@export CIVITAI_ORCH_STATIC_BIN="$(STATIC_TEST_BIN)"; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --no-fail-fast; \
 	else \
 		$(CARGO) test; \
@@ -30,6 +35,12 @@ lint:
 # added when missing), and aarch64 musl when a cross compiler is at hand.
 release:
 	@CARGO="$(CARGO)" bash tests/support/release.sh
+
+# The release archives of both targets and SHA256SUMS in target/dist/ (see
+# tests/support/dist.sh): the cross compiler and qemu-user are installed
+# with apt when missing; a part that cannot be built fails the run.
+dist:
+	@CARGO="$(CARGO)" bash tests/support/dist.sh
 
 # A 512 MiB download by the static binary beside curl -o (see README).
 bench-download: release

@@ -15,6 +15,8 @@
 //! - `tls`: https, SSL_CERT_FILE and TLS session resumption;
 //! - `verbose`: `-v`, one line per HTTP request, whatever the command;
 //! - `help`: help and version;
+//! - `empty_root`: the static build in an empty root with `env -i`, as the
+//!   Dockerfile's `FROM scratch` image runs it;
 //! - `skill`: the examples of SKILL.md, run as written;
 //! - `fake_orchestrator`: the fake itself (bodies, methods, scripts, the
 //!   jobs of the fixture workflows, the `stats` dataset, concurrency and
@@ -37,6 +39,7 @@ mod completions;
 mod config;
 mod delete;
 mod downloads;
+mod empty_root;
 mod errors;
 mod fake_orchestrator;
 mod help;

@@ -11,6 +11,8 @@
 # build linked with `+crt-static`: still one file with no runtime, but glibc's
 # static resolver wants NSS modules at run time, which musl's does not.
 # aarch64 needs a cross C compiler and linker; without one it is skipped.
+# RELEASE_STRICT=1 (as `make dist` sets) turns every skip and the glibc
+# fallback into an error: one line, exit 1.
 #
 # The musl binaries are linked without PIE: a static-pie carries a relocation
 # table and GOT (62 KB here) that the 2.0 MB size budget has no room for, and
@@ -42,6 +44,16 @@ DIST=target/dist
 mkdir -p "$DIST"
 say() { printf 'release: %s\n' "$*"; }
 
+# skip TRIPLE REASON: goes on without that target, or stops the run under
+# RELEASE_STRICT=1.
+skip() {
+  if [ "${RELEASE_STRICT:-}" = 1 ]; then
+    say "error: cannot build $1: $2" >&2
+    exit 1
+  fi
+  say "skipping $1: $2"
+}
+
 # Extra rustc flags for the musl targets (see above).
 musl_flags() {
   local layout="-C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,-T,$PWD/tests/support/no-unwind-tables.ld"
@@ -49,13 +61,29 @@ musl_flags() {
 }
 
 # True when `cargo +nightly -Z build-std` can build for $1: the nightly
-# toolchain with rust-src and the target (installed with rustup if missing).
+# toolchain with rust-src and the target. What is missing is added with
+# rustup: the target or rust-src alone to a nightly already there (an
+# installed nightly is never updated), else nightly itself.
 lean_std() {
   [ "${LEAN_STD:-1}" = 1 ] && [ "$CARGO" = cargo ] || return 1
   command -v rustup >/dev/null 2>&1 || return 1
-  local src
-  src="$(rustc +nightly --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library"
-  if [ ! -d "$src" ] || [ ! -d "$(rustc +nightly --print sysroot)/lib/rustlib/$1/lib" ]; then
+  local sysroot
+  if sysroot=$(rustc +nightly --print sysroot 2>/dev/null); then
+    if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+      say "adding rust-src to nightly (for std without backtrace printing)"
+      rustup component add --toolchain nightly rust-src >/dev/null 2>&1 || {
+        say "note: rust-src cannot be had here; building with stable's std (larger)"
+        return 1
+      }
+    fi
+    if [ ! -d "$sysroot/lib/rustlib/$1/lib" ]; then
+      say "adding the Rust target $1 to nightly (rustup target add --toolchain nightly $1)"
+      rustup target add --toolchain nightly "$1" >/dev/null 2>&1 || {
+        say "note: nightly's $1 cannot be had here; building with stable's std (larger)"
+        return 1
+      }
+    fi
+  else
     say "installing nightly with rust-src and $1 (for std without backtrace printing)"
     rustup toolchain install nightly --profile minimal -c rust-src -t "$1" >/dev/null 2>&1 || {
       say "note: nightly cannot be had here; building with stable's std (larger)"
@@ -109,20 +137,39 @@ check_static() {
   say "runs in an empty root (no /etc, no /lib, no CA files)"
 }
 
+# The C compiler for ring's C parts on x86_64 musl.
+musl_cc() {
+  if command -v musl-gcc >/dev/null 2>&1; then
+    echo musl-gcc
+  else
+    say "no musl-gcc (Debian: apt-get install musl-tools); compiling C parts with gcc" >&2
+    echo gcc
+  fi
+}
+
+# `release.sh --debug-static`: the debug build for x86_64 musl that `make
+# test` runs in an empty root (tests/cli/empty_root.rs), with the default
+# flags of the target (static-pie). Where the target cannot be had, a note
+# and no binary: the test then says it was skipped.
+debug_static() {
+  local t=x86_64-unknown-linux-musl
+  if [ "$(uname -m)" != x86_64 ] || ! ensure_target "$t" >&2; then
+    say "note: no static $t debug build here; the empty-root test will be skipped"
+    return 0
+  fi
+  say "cargo build --target $t --bin civitai-orch (debug, static, for the empty-root test)"
+  CC_x86_64_unknown_linux_musl=$(musl_cc) "$CARGO" build -q --target "$t" --bin civitai-orch
+}
+
 build_x86_64() {
   local t=x86_64-unknown-linux-musl
   if [ "$(uname -m)" != x86_64 ]; then
-    say "skipping $t: this machine is $(uname -m)"
+    skip "$t" "this machine is $(uname -m)"
     return 0
   fi
   if ensure_target "$t"; then
     local cc
-    if command -v musl-gcc >/dev/null 2>&1; then
-      cc=musl-gcc
-    else
-      cc=gcc
-      say "no musl-gcc (Debian: apt-get install musl-tools); compiling C parts with gcc"
-    fi
+    cc=$(musl_cc)
     local toolchain=() std=()
     if lean_std "$t"; then
       toolchain=(+nightly)
@@ -137,6 +184,7 @@ build_x86_64() {
     cp "$DIST/civitai-orch-$t" "$DIST/civitai-orch"
   else
     local g=x86_64-unknown-linux-gnu
+    [ "${RELEASE_STRICT:-}" != 1 ] || skip "$t" "the Rust target cannot be installed here (rustup target add $t)"
     say "WARNING: the Rust target $t cannot be installed here;"
     say "WARNING: building a static glibc binary instead (-C target-feature=+crt-static)"
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
@@ -154,21 +202,27 @@ build_aarch64() {
     if command -v "$c" >/dev/null 2>&1; then cc=$c; break; fi
   done
   if [ -z "$cc" ]; then
-    say "skipping $t: no cross C compiler and linker (Debian: apt-get install gcc-aarch64-linux-gnu)"
+    skip "$t" "no cross C compiler and linker (Debian: apt-get install gcc-aarch64-linux-gnu)"
     return 0
   fi
   if ! ensure_target "$t"; then
-    say "skipping $t: the Rust target cannot be installed here"
+    skip "$t" "the Rust target cannot be installed here (rustup target add $t)"
     return 0
   fi
-  say "cargo build --release --target $t (C compiler and linker: $cc)"
-  # rustc links musl's own startup files and libc (self-contained), so a
-  # glibc cross gcc serves as the linker.
+  local toolchain=() std=()
+  if lean_std "$t"; then
+    toolchain=(+nightly)
+    std=(-Z build-std=std,panic_abort -Z build-std-features=)
+  fi
+  say "cargo ${toolchain[*]} build --release --target $t ${std[*]} (C compiler and linker: $cc; rustc flags: $(musl_flags))"
+  # rustc links musl's own startup files and libc (self-contained, from the
+  # target's rust-std, also under build-std), so a glibc cross gcc serves as
+  # the linker.
   CC_aarch64_unknown_linux_musl=$cc \
     AR_aarch64_unknown_linux_musl=${cc%gcc}ar \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=$cc \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS:-} $(musl_flags)" \
-    "$CARGO" build --release --target "$t" --bin civitai-orch
+    "$CARGO" "${toolchain[@]}" build --release --target "$t" --bin civitai-orch "${std[@]}"
   cp "target/$t/release/civitai-orch" "$DIST/civitai-orch-$t"
   local bin="$DIST/civitai-orch-$t"
   say "$bin: $(stat -c %s "$bin") bytes; $(file -b "$bin" 2>/dev/null || echo '?')"
@@ -176,8 +230,15 @@ build_aarch64() {
     qemu-aarch64-static "$bin" --version
   elif command -v qemu-aarch64 >/dev/null 2>&1; then
     qemu-aarch64 "$bin" --version
+  else
+    say "no qemu-aarch64 (Debian: apt-get install qemu-user): $bin is not run here"
   fi
 }
+
+if [ "${1:-}" = --debug-static ]; then
+  debug_static
+  exit
+fi
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
