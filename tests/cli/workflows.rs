@@ -517,3 +517,37 @@ fn cursors_and_repeated_keys_read_alike_in_every_form() {
         .ok()
         .stderr_has("--cursor=c7");
 }
+
+/// A page that gives `items` or a cursor twice, or is an array, is read
+/// the same whether its items are printed as sent (`--jsonl`) or parsed
+/// down to what is shown (text, `--fields`): either every form refuses it
+/// or every form prints the same workflows.
+#[test]
+fn odd_pages_read_alike_in_every_form() {
+    let pages = [
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"items":[{"id":"b2","status":"succeeded"}]}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"next":"c1","next":null}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"nextCursor":null,"nextCursor":"c1"}"#,
+        r#"[]"#,
+        r#"[[{"id":"a1","status":"succeeded"}]]"#,
+    ];
+    for body in pages {
+        let mut seen: Vec<(i32, bool, bool)> = Vec::new();
+        for args in [
+            &["workflows"][..],
+            &["--jsonl", "workflows"][..],
+            &["workflows", "--fields=id"][..],
+            &["--jsonl", "workflows", "--status=succeeded"][..],
+        ] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+            let run = cli(&fake, args);
+            seen.push((
+                run.code,
+                run.stdout.contains("a1"),
+                run.stdout.contains("b2"),
+            ));
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{body}: {seen:?}");
+    }
+}
