@@ -551,3 +551,4 @@ fn odd_pages_read_alike_in_every_form() {
         assert!(seen.windows(2).all(|w| w[0] == w[1]), "{body}: {seen:?}");
     }
 }
+
