@@ -552,7 +552,6 @@ fn odd_pages_read_alike_in_every_form() {
     }
 }
 
-
 /// Deep nesting never overflows the stack: on a path the listing reads
 /// (`steps`, arrays in arrays) up to serde_json's limit it is printed, past
 /// the limit the page is refused with one error line; off every path it is
@@ -561,9 +560,27 @@ fn odd_pages_read_alike_in_every_form() {
 fn deep_nesting_is_read_without_overflow() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     for (body, text_ok) in [
-        (format!(r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#, deep(124)), true),
-        (format!(r#"{{"items":[{{"id":"a1","status":"succeeded","x":{}}}]}}"#, deep(5000)), true),
-        (format!(r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#, deep(5000)), false),
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#,
+                deep(124)
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","x":{}}}]}}"#,
+                deep(5000)
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#,
+                deep(5000)
+            ),
+            false,
+        ),
     ] {
         for args in [&["workflows"][..], &["workflows", "--fields=id,steps"][..]] {
             let fake = Fake::start();
@@ -572,7 +589,9 @@ fn deep_nesting_is_read_without_overflow() {
             if text_ok {
                 run.ok().stdout_has("a1");
             } else {
-                run.code(1).one_error_line().stderr_has("a page of workflows");
+                run.code(1)
+                    .one_error_line()
+                    .stderr_has("a page of workflows");
             }
         }
     }
