@@ -596,3 +596,29 @@ fn deep_nesting_is_read_without_overflow() {
         }
     }
 }
+
+/// The token (whole, cut to 12 characters, twice in a row) inside a long
+/// string, at every place around the 64 KiB of stdout's buffer and the
+/// runs minify writes: none of it reaches stdout, the rest of the text does.
+#[test]
+fn the_token_is_hidden_across_stdout_buffer_edges() {
+    for pad in (65_536 - 40..65_536 + 8).step_by(3) {
+        let text = format!(
+            "{}{TOKEN}{TOKEN}|{}|{}",
+            "p".repeat(pad),
+            &TOKEN[..12],
+            "q".repeat(70_000)
+        );
+        let body = json!({"items": [{"id": "a", "status": "succeeded", "x": text}], "next": null})
+            .to_string();
+        for args in [&["--json", "workflows"][..], &["--jsonl", "workflows"][..]] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, &body)]);
+            let run = cli(&fake, args);
+            run.ok();
+            no_token_in(&run, 12);
+            let shown = format!("{}[hidden][hidden]|[hidden]|", "p".repeat(pad));
+            assert!(run.stdout.contains(&shown), "pad {pad} {args:?}");
+        }
+    }
+}
