@@ -223,6 +223,61 @@ proptest! {
         }
     }
 
+    /// Short secrets and a tiny alphabet, so that occurrences overlap,
+    /// repeat and are cut at every place: cut anywhere into pieces, no
+    /// form of the secret shows, nor a cut of one from twelve bytes on,
+    /// and the pieces give what the whole gives.
+    #[test]
+    fn streamed_output_hides_short_and_overlapping_secrets(
+        secret in "[ab/]{1,16}",
+        pieces in prop::collection::vec(
+            prop_oneof![
+                "[ab/%2F]{0,6}",
+                Just("S".to_string()),
+                Just("E".to_string()),
+                (1usize..16).prop_map(|n| format!("C{n}")),
+            ],
+            0..16,
+        ),
+        cuts in prop::collection::vec(0usize..24, 0..12),
+    ) {
+        let encoded = secret.replace('/', "%2F");
+        let text: String = pieces
+            .iter()
+            .map(|p| match p.as_str() {
+                "S" => secret.clone(),
+                "E" => encoded.clone(),
+                p if p.starts_with('C') => {
+                    let n: usize = p[1..].parse().unwrap();
+                    secret[..n.min(secret.len())].to_string()
+                }
+                p => p.to_string(),
+            })
+            .collect();
+        let secrets = if encoded == secret { vec![secret.clone()] } else { vec![secret.clone(), encoded.clone()] };
+        let bytes = text.as_bytes();
+        let (mut out, mut held, mut at) = (Vec::new(), Vec::new(), 0);
+        for c in &cuts {
+            let end = (at + c).min(bytes.len());
+            held.extend_from_slice(&bytes[at..end]);
+            at = end;
+            let used = hide_in(&held, &secrets, false, &mut out);
+            held.drain(..used);
+        }
+        held.extend_from_slice(&bytes[at..]);
+        hide_in(&held, &secrets, true, &mut out);
+        let mut whole = Vec::new();
+        hide_in(bytes, &secrets, true, &mut whole);
+        prop_assert_eq!(&out, &whole, "{:?}", text);
+        let out = String::from_utf8(out).unwrap();
+        for form in &secrets {
+            prop_assert!(!out.contains(form.as_str()), "{text:?} -> {out:?}");
+            if form.len() >= 12 {
+                prop_assert!(!out.contains(&form[..12]), "{text:?} -> {out:?}");
+            }
+        }
+    }
+
     #[test]
     fn encoded_segments_decode_back(id in hostile(80)) {
         let s = seg(&id);

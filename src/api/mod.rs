@@ -149,15 +149,51 @@ pub const BLOB_UPLOAD: &str = "/v2/consumer/blobs/upload";
 
 /// One page of `GET /v2/consumer/workflows`; items stay raw so they can be
 /// re-printed exactly as the API sent them.
-#[derive(Deserialize)]
 pub struct Page<'a> {
-    #[serde(borrow, default)]
     pub items: Option<Vec<&'a RawValue>>,
-    #[serde(default)]
     pub next: Option<String>,
     /// What older clients read; the API sends `next`.
-    #[serde(default, rename = "nextCursor")]
     pub next_cursor: Option<String>,
+}
+
+/// By hand rather than derived: a derived struct refuses a key given twice
+/// and takes an array for an object, where a [`KeptPage`] (and a `Value`)
+/// keeps a key's last value and wants an object. A page must read the same
+/// whether its items are printed as sent or parsed down to what is shown.
+impl<'de: 'a, 'a> Deserialize<'de> for Page<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Page<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a page of workflows")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Page<'de>, A::Error> {
+                let mut page = Page {
+                    items: None,
+                    next: None,
+                    next_cursor: None,
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+                    match &*key {
+                        "items" => page.items = map.next_value()?,
+                        "next" => page.next = map.next_value()?,
+                        "nextCursor" => page.next_cursor = map.next_value()?,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(page)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 impl Page<'_> {

@@ -135,7 +135,11 @@ impl Answer {
 
 /// See [`agent_config`].
 const INPUT_BUFFER: usize = 64 * 1024;
-const OUTPUT_BUFFER: usize = 16 * 1024;
+/// ureq's default: a request head must fit in the output buffer whole,
+/// and a pasted `--query`, a long id or a CDN's signed `Location` can
+/// make one far over 16 KiB ("output too small" otherwise, before the
+/// server has a say).
+const OUTPUT_BUFFER: usize = 128 * 1024;
 
 impl Client {
     pub fn new(cfg: &Config, notes: Notes) -> Result<Client> {
@@ -522,8 +526,8 @@ fn agent_config(tls: TlsConfig) -> ureq::config::Config {
         .user_agent(concat!("civitai-orch/", env!("CARGO_PKG_VERSION")))
         .accept("application/json")
         // ureq zero-fills both buffers for every connection: 128 KiB each
-        // by default. A request head fits in 16 KiB, and 64 KiB still
-        // holds the largest response head ureq accepts.
+        // by default. 64 KiB still holds the largest response head ureq
+        // accepts; the output buffer stays whole (see OUTPUT_BUFFER).
         .input_buffer_size(INPUT_BUFFER)
         .output_buffer_size(OUTPUT_BUFFER)
         .tls_config(tls)

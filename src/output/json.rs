@@ -259,6 +259,87 @@ mod tests {
         }
     }
 
+    /// The minify of before the eight-byte skip, one byte at a time: what
+    /// the new one must still write, for any input, cut or odd ones too.
+    fn minify_byte_by_byte(json: &str) -> String {
+        let b = json.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(b.len());
+        let (mut i, mut start, mut inside) = (0, 0, false);
+        while i < b.len() {
+            let c = b[i];
+            if !inside {
+                match c {
+                    b'"' => inside = true,
+                    b' ' | b'\t' | b'\n' | b'\r' => {
+                        out.extend_from_slice(&b[start..i]);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                b'\\' => {
+                    i += 2;
+                    continue;
+                }
+                b'"' => inside = false,
+                0x00..=0x1f | 0x7f | 0xc2 | 0xd8 | 0xe2 => {
+                    if let Some(ch) = json.get(i..).and_then(|s| s.chars().next()) {
+                        if crate::text::needs_escape(ch) {
+                            out.extend_from_slice(&b[start..i]);
+                            out.extend_from_slice(format!("\\u{:04x}", ch as u32).as_bytes());
+                            i += ch.len_utf8();
+                            start = i;
+                            continue;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        out.extend_from_slice(&b[start.min(b.len())..]);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Any text of JSON's characters, the ones a terminal acts on, and
+        /// their neighbours in UTF-8, minifies as it did byte by byte; and
+        /// no character a terminal acts on is left inside a string.
+        #[test]
+        fn minify_writes_what_it_wrote_byte_by_byte(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "\"", "\\", "\\\"", " ", "\n", "\t", "{", "}", "[", "]", ":", ",",
+                        "\u{1}", "\u{1f}", "\u{7f}", "\u{85}", "\u{9b}", "\u{a0}", "\u{a9}",
+                        "\u{61c}", "\u{62f}", "\u{200e}", "\u{200f}", "\u{2014}", "\u{2028}",
+                        "\u{202a}", "\u{202e}", "\u{2066}", "\u{2069}", "\u{206a}", "\u{feff}",
+                        "\u{1F600}", "é",
+                    ]).prop_map(str::to_string),
+                    "[a-z0-9]{0,20}",
+                ],
+                0..40,
+            ),
+        ) {
+            let text: String = parts.concat();
+            let now = minify(&text);
+            proptest::prop_assert_eq!(&now, &minify_byte_by_byte(&text), "{:?}", text);
+            if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+                let mut strings = Strings::default();
+                for c in now.chars() {
+                    if strings.feed(c) {
+                        proptest::prop_assert!(!crate::text::needs_escape(c), "{:?} -> {:?}", text, now);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn pretty_matches_serde_layout_but_keeps_order() {
         let expected = "{\n  \"b\": [\n    1,\n    2,\n    {}\n  ],\n  \"a\": {\n    \"s\": \"x \\\" , : { y\",\n    \"e\": []\n  }\n}";

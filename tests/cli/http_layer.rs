@@ -111,3 +111,52 @@ fn a_file_body_is_streamed_with_its_type_and_length() {
     assert_eq!(req.header("content-type"), Some("image/png"));
     assert_eq!(req.header("content-length"), Some("200000"));
 }
+
+/// A request head far over 16 KiB (a long `--query` pasted in) goes out
+/// whole, as it did before the buffers were made smaller; the server is
+/// the one to say it is too long.
+#[test]
+fn a_long_request_head_is_sent_whole() {
+    let fake = Fake::start();
+    let q = "x".repeat(20 * 1024);
+    crate::support::cli(&fake, &["workflows", &format!("--query={q}")]).ok();
+    assert_eq!(fake.api_requests()[0].param("query"), Some(q.as_str()));
+}
+
+/// A response head near ureq's 64 KiB limit (a large cookie, a long
+/// header from a proxy) is read.
+#[test]
+fn a_large_response_head_is_read() {
+    let fake = Fake::start();
+    fake.script(
+        PATH,
+        vec![Reply::json(200, "{\"id\":\"w\"}").header("X-Pad", &"p".repeat(64 * 1024 - 400))],
+    );
+    let answer = send(&fake, Method::Get, false).unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "{\"id\":\"w\"}");
+}
+
+/// A blob's redirect to a signed URL of 30 KiB is followed: its
+/// `Location` is read, then sent as the next request's line.
+#[test]
+fn a_long_redirect_location_is_followed() {
+    let fake = Fake::start();
+    let id = "JNFDW54JNTATNW42HACYCWSQP0.jpeg";
+    let location = format!(
+        "{}/signed/{id}?sig=4f1c9e2b7d&exp=1769120501&pad={}",
+        fake.cdn_url,
+        "q".repeat(30 * 1024)
+    );
+    fake.script(
+        &format!("/v2/consumer/blobs/{id}"),
+        vec![Reply::redirect(302, &location)],
+    );
+    let dir = temp_dir("long-location");
+    crate::support::cli(
+        &fake,
+        &["blob", id, "--download", "--dir", dir.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(std::fs::read(dir.join(id)).unwrap(), fake.media(id));
+}

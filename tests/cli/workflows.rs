@@ -517,3 +517,108 @@ fn cursors_and_repeated_keys_read_alike_in_every_form() {
         .ok()
         .stderr_has("--cursor=c7");
 }
+
+/// A page that gives `items` or a cursor twice, or is an array, is read
+/// the same whether its items are printed as sent (`--jsonl`) or parsed
+/// down to what is shown (text, `--fields`): either every form refuses it
+/// or every form prints the same workflows.
+#[test]
+fn odd_pages_read_alike_in_every_form() {
+    let pages = [
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"items":[{"id":"b2","status":"succeeded"}]}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"next":"c1","next":null}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"nextCursor":null,"nextCursor":"c1"}"#,
+        r#"[]"#,
+        r#"[[{"id":"a1","status":"succeeded"}]]"#,
+    ];
+    for body in pages {
+        let mut seen: Vec<(i32, bool, bool)> = Vec::new();
+        for args in [
+            &["workflows"][..],
+            &["--jsonl", "workflows"][..],
+            &["workflows", "--fields=id"][..],
+            &["--jsonl", "workflows", "--status=succeeded"][..],
+        ] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+            let run = cli(&fake, args);
+            seen.push((
+                run.code,
+                run.stdout.contains("a1"),
+                run.stdout.contains("b2"),
+            ));
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{body}: {seen:?}");
+    }
+}
+
+/// Deep nesting never overflows the stack: on a path the listing reads
+/// (`steps`, arrays in arrays) up to serde_json's limit it is printed, past
+/// the limit the page is refused with one error line; off every path it is
+/// skipped, however deep.
+#[test]
+fn deep_nesting_is_read_without_overflow() {
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    for (body, text_ok) in [
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#,
+                deep(124)
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","x":{}}}]}}"#,
+                deep(5000)
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{"items":[{{"id":"a1","status":"succeeded","steps":{}}}]}}"#,
+                deep(5000)
+            ),
+            false,
+        ),
+    ] {
+        for args in [&["workflows"][..], &["workflows", "--fields=id,steps"][..]] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, &body)]);
+            let run = cli(&fake, args);
+            if text_ok {
+                run.ok().stdout_has("a1");
+            } else {
+                run.code(1)
+                    .one_error_line()
+                    .stderr_has("a page of workflows");
+            }
+        }
+    }
+}
+
+/// The token (whole, cut to 12 characters, twice in a row) inside a long
+/// string, at every place around the 64 KiB of stdout's buffer and the
+/// runs minify writes: none of it reaches stdout, the rest of the text does.
+#[test]
+fn the_token_is_hidden_across_stdout_buffer_edges() {
+    for pad in (65_536 - 40..65_536 + 8).step_by(3) {
+        let text = format!(
+            "{}{TOKEN}{TOKEN}|{}|{}",
+            "p".repeat(pad),
+            &TOKEN[..12],
+            "q".repeat(70_000)
+        );
+        let body = json!({"items": [{"id": "a", "status": "succeeded", "x": text}], "next": null})
+            .to_string();
+        for args in [&["--json", "workflows"][..], &["--jsonl", "workflows"][..]] {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, &body)]);
+            let run = cli(&fake, args);
+            run.ok();
+            no_token_in(&run, 12);
+            let shown = format!("{}[hidden][hidden]|[hidden]|", "p".repeat(pad));
+            assert!(run.stdout.contains(&shown), "pad {pad} {args:?}");
+        }
+    }
+}
