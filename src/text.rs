@@ -56,9 +56,17 @@ pub fn needs_escape(c: char) -> bool {
 
 /// The first `max` characters, then `...` when there was more.
 pub fn cut(s: &str, max: usize) -> String {
+    match head(s, max) {
+        (head, true) => format!("{head}..."),
+        (whole, false) => whole.to_string(),
+    }
+}
+
+/// The first `max` characters of `s`, and whether that cut anything off.
+pub fn head(s: &str, max: usize) -> (&str, bool) {
     match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
+        Some((i, _)) => (&s[..i], true),
+        None => (s, false),
     }
 }
 

@@ -280,10 +280,11 @@ pub struct Step {
     pub output: Option<Value>,
 }
 
-/// A scalar as text; objects, arrays and null are not text.
-fn text_of(v: Option<&Value>) -> Option<String> {
+/// A scalar as text, taken out of the value it was in (a string is moved,
+/// not copied); objects, arrays and null are not text.
+fn text_of(v: Option<Value>) -> Option<String> {
     match v? {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -312,8 +313,10 @@ impl Workflow {
     /// `None` unless the value is an object: anything else is not a workflow.
     pub fn from_value(mut v: Value) -> Option<Workflow> {
         let map = v.as_object_mut()?;
-        let tags = match map.get("tags") {
-            Some(Value::Array(items)) => items.iter().filter_map(|t| text_of(Some(t))).collect(),
+        let tags = match map.remove("tags") {
+            Some(Value::Array(items)) => {
+                items.into_iter().filter_map(|t| text_of(Some(t))).collect()
+            }
             _ => Vec::new(),
         };
         let steps = match map.remove("steps") {
@@ -321,10 +324,10 @@ impl Workflow {
             _ => Vec::new(),
         };
         Some(Workflow {
-            id: text_of(map.get("id")),
-            status: text_of(map.get("status")),
-            created_at: text_of(map.get("createdAt")),
-            completed_at: text_of(map.get("completedAt")),
+            id: text_of(map.remove("id")),
+            status: text_of(map.remove("status")),
+            created_at: text_of(map.remove("createdAt")),
+            completed_at: text_of(map.remove("completedAt")),
             tags,
             steps,
         })
@@ -345,9 +348,9 @@ impl Step {
     fn from_value(mut v: Value) -> Option<Step> {
         let map = v.as_object_mut()?;
         Some(Step {
-            kind: text_of(map.get("$type")),
-            name: text_of(map.get("name")),
-            status: text_of(map.get("status")),
+            kind: text_of(map.remove("$type")),
+            name: text_of(map.remove("name")),
+            status: text_of(map.remove("status")),
             input: map.remove("input"),
             output: map.remove("output").filter(|o| !o.is_null()),
         })

@@ -277,6 +277,17 @@ pub fn transport_error(
         ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => {
             proxy_message(host, &text)
         }
+        // Our own limit, not the server's fault: the request line and
+        // headers did not fit the output buffer (see `OUTPUT_BUFFER`).
+        // ureq does not export the protocol error type; its text is fixed
+        // with the pinned version (tests/cli/http_layer.rs checks it).
+        ureq::Error::Protocol(e) if e.to_string().starts_with("output too small") => {
+            return Error::usage(format!(
+                "the request to {host} is too long to send (its line and headers pass {} KiB); \
+                 shorten what goes into the URL",
+                super::OUTPUT_BUFFER / 1024
+            ));
+        }
         ureq::Error::Protocol(_) => {
             format!("{host} sent something that is not a valid HTTP answer: {err}")
         }

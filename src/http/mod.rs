@@ -135,11 +135,12 @@ impl Answer {
 
 /// See [`agent_config`].
 const INPUT_BUFFER: usize = 64 * 1024;
-/// ureq's default: a request head must fit in the output buffer whole,
-/// and a pasted `--query`, a long id or a CDN's signed `Location` can
-/// make one far over 16 KiB ("output too small" otherwise, before the
-/// server has a say).
-const OUTPUT_BUFFER: usize = 128 * 1024;
+/// A request head must fit in the output buffer whole, and a pasted
+/// `--query`, a long id or a CDN's signed `Location` can make one far over
+/// 16 KiB. 64 KiB is twice what the API's server (ASP.NET's Kestrel: 32 KiB
+/// of headers, 8 KiB of request line) and common CDNs take, so a longer
+/// head could not be answered anyway; it is refused with its own message.
+pub(crate) const OUTPUT_BUFFER: usize = 64 * 1024;
 
 impl Client {
     pub fn new(cfg: &Config, notes: Notes) -> Result<Client> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::scan::HIGHLIGHTED;
 use crate::api::{self, BlobRef, Workflow};
 use crate::download::Outcome;
-use crate::text::{cut, escape, Escaped};
+use crate::text::{cut, escape, head, Escaped};
 
 /// One block of the workflow listing (`workflows`, `user`). A long walk
 /// prints thousands, so fields go straight to the writer, escaped on the
@@ -49,7 +49,9 @@ pub fn workflow_block(w: &mut impl Write, wf: &Workflow) -> io::Result<()> {
         writeln!(w)?;
     }
     if let Some(prompt) = wf.steps().iter().find_map(|s| s.prompt()) {
-        writeln!(w, "  Prompt: \"{}\"", Escaped(&cut(prompt, 100)))?;
+        let (head, cut_off) = head(prompt, 100);
+        let more = if cut_off { "..." } else { "" };
+        writeln!(w, "  Prompt: \"{}{more}\"", Escaped(head))?;
     }
     Ok(())
 }

@@ -123,6 +123,17 @@ fn a_long_request_head_is_sent_whole() {
     assert_eq!(fake.api_requests()[0].param("query"), Some(q.as_str()));
 }
 
+/// A head longer than any server takes (64 KiB; the API's takes 32) is
+/// refused as ours to fix, not blamed on the server.
+#[test]
+fn a_request_head_too_long_to_send_is_a_usage_error() {
+    let fake = Fake::start();
+    let pad = format!("X-Pad: {}", "p".repeat(70 * 1024));
+    let run = crate::support::cli(&fake, &["api", "/v2/consumer/workflows", "-H", &pad]);
+    run.code(2).stderr_has("is too long to send");
+    assert!(!run.stderr.contains("not a valid HTTP answer"), "{run:?}");
+}
+
 /// A response head near ureq's 64 KiB limit (a large cookie, a long
 /// header from a proxy) is read.
 #[test]
