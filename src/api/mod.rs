@@ -291,9 +291,13 @@ fn text_of(v: Option<Value>) -> Option<String> {
     }
 }
 
+/// How many characters of a prompt a listing shows.
+pub const PROMPT_SHOWN: usize = 100;
+
 impl Workflow {
     /// What [`Workflow::from_value`] reads of a workflow, for a listing that
-    /// parses nothing else: the rest is skipped, not built.
+    /// parses nothing else: the rest is skipped, not built, and of a prompt
+    /// only the head a listing shows is copied.
     pub fn keep() -> Keep {
         [
             "id",
@@ -304,10 +308,11 @@ impl Workflow {
             "steps.$type",
             "steps.name",
             "steps.status",
-            "steps.input.prompt",
         ]
         .iter()
         .fold(Keep::none(), |k, p| k.path(p.split('.')))
+        // One more character than is shown tells whether there was more.
+        .path_cut(["steps", "input", "prompt"], PROMPT_SHOWN + 1)
     }
 
     /// `None` unless the value is an object: anything else is not a workflow.

@@ -49,7 +49,7 @@ pub fn workflow_block(w: &mut impl Write, wf: &Workflow) -> io::Result<()> {
         writeln!(w)?;
     }
     if let Some(prompt) = wf.steps().iter().find_map(|s| s.prompt()) {
-        let (head, cut_off) = head(prompt, 100);
+        let (head, cut_off) = head(prompt, api::PROMPT_SHOWN);
         let more = if cut_off { "..." } else { "" };
         writeln!(w, "  Prompt: \"{}{more}\"", Escaped(head))?;
     }
