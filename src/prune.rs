@@ -21,8 +21,6 @@ pub struct Keep {
     whole: bool,
     /// The keys of an object to go into, each with what to keep under it.
     keys: Vec<(String, Keep)>,
-    /// A string here is kept to this many characters at most.
-    chars: Option<usize>,
 }
 
 impl Keep {
@@ -31,7 +29,6 @@ impl Keep {
         Keep {
             whole: true,
             keys: Vec::new(),
-            chars: None,
         }
     }
 
@@ -60,25 +57,6 @@ impl Keep {
         node.whole = true;
         node.keys.clear();
         self
-    }
-
-    /// Keeps a string that `path` reaches to its first `chars` characters
-    /// (a listing that shows the head of a prompt need not copy all of
-    /// it); anything else there is kept as scalars only, its objects empty.
-    pub fn path_cut<'a>(self, path: impl IntoIterator<Item = &'a str>, chars: usize) -> Keep {
-        let path: Vec<&str> = path.into_iter().collect();
-        let mut keep = self.path(path.iter().copied());
-        let mut node = &mut keep;
-        for seg in &path {
-            match node.keys.iter().position(|(k, _)| k == seg) {
-                Some(i) => node = &mut node.keys[i].1,
-                // Inside a path kept whole: that wins.
-                None => return keep,
-            }
-        }
-        node.whole = false;
-        node.chars = Some(chars);
-        keep
     }
 
     /// Keeps what `keep` says under `key` (a key of the top object, or of
@@ -137,17 +115,11 @@ impl<'de> Visitor<'de> for &Keep {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(match self.chars {
-            Some(n) => head(s, n).to_string(),
-            None => s.to_string(),
-        }))
+        Ok(Value::String(s.to_string()))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        match self.chars {
-            Some(n) => Ok(Value::String(head(&s, n).to_string())),
-            None => Ok(Value::String(s)),
-        }
+        Ok(Value::String(s))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
@@ -212,11 +184,6 @@ impl<'de, 'k> Visitor<'de> for KeyOf<'k> {
     }
 }
 
-/// The first `n` characters of `s`.
-fn head(s: &str, n: usize) -> &str {
-    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,19 +225,6 @@ mod tests {
             .parse(page)
             .unwrap();
         assert_eq!(v, json!({"items":[{"id":"a"},{"id":"b"}],"next":"c"}));
-    }
-
-    #[test]
-    fn a_cut_path_keeps_the_head_of_its_string() {
-        let doc = r#"{"p":"h\u00e9llo world","q":{"p":[1,"abcdef",{"x":1}]},"id":1}"#;
-        let k = keep(&["id"]).path_cut(["p"], 4).path_cut(["q", "p"], 2);
-        assert_eq!(
-            k.parse(doc).unwrap(),
-            json!({"p":"h\u{e9}ll","q":{"p":[1,"ab",{}]},"id":1})
-        );
-        // Under a path kept whole, the whole wins.
-        let k = keep(&["q"]).path_cut(["q", "p"], 2);
-        assert_eq!(k.parse(doc).unwrap()["q"]["p"][1], "abcdef");
     }
 
     #[test]

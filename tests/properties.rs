@@ -9,7 +9,8 @@
 //! secret, `Bearer`), since fully random text rarely hits them.
 //!
 //! And `--fields` reads a JSON text parsed down to its paths (`prune`)
-//! exactly as it reads the whole parse.
+//! exactly as it reads the whole parse, and the text listing shows a page
+//! read straight into its workflows as it would show whole values.
 //!
 //! The fuzz targets in fuzz/ check the same functions, and more, with
 //! libFuzzer (`make fuzz`); an input one of them finds a fault with belongs
@@ -18,11 +19,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use civitai_orch::api::seg;
+use civitai_orch::api::{seg, ListedPage, Page, Workflow};
 use civitai_orch::download::naming::{self, extension, safe_name, safe_part};
 use civitai_orch::download::Naming;
 use civitai_orch::fields::Fields;
 use civitai_orch::http::retry::{backoff, parse_retry_after, MAX_BACKOFF, MAX_RETRY_AFTER};
+use civitai_orch::output::render::workflow_block;
 use civitai_orch::prune::Keep;
 use civitai_orch::text::{escape, hide_in, mask_secrets, needs_escape, HIDDEN};
 use proptest::prelude::*;
@@ -296,6 +298,33 @@ proptest! {
     }
 
     #[test]
+    fn a_listing_reads_a_page_as_whole_values_would(
+        items in prop::collection::vec(workflow_text(), 0..4),
+        next in select(vec!["null", "\"c1\"", "\"\"", "5"]),
+        twice in any::<bool>(),
+    ) {
+        let items = items.join(",");
+        let again = if twice { r#""items":[{"id":"first"}],"# } else { "" };
+        let page = format!(r#"{{{again}"items":[{items}],"next":{next}}}"#);
+        let listed = ListedPage::parse(&page, "a page").map(|p| {
+            let shown: Vec<Option<String>> = p.items.iter().map(|w| w.as_ref().map(block)).collect();
+            (shown, p.next_cursor().map(str::to_string))
+        });
+        let whole = serde_json::from_str::<Page>(&page).map(|p| {
+            let shown: Vec<Option<String>> = p.items.as_deref().unwrap_or_default().iter().map(|item| {
+                let v: Value = serde_json::from_str(item.get()).unwrap();
+                Workflow::from_value(v).as_ref().map(block)
+            }).collect();
+            (shown, p.next_cursor().map(str::to_string))
+        });
+        match (listed, whole) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "{page}: listed {:?}, whole {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+
+    #[test]
     fn backoff_stays_under_its_cap(retry in any::<u32>(), seed in any::<u64>()) {
         prop_assert!(backoff(retry, seed) <= MAX_BACKOFF);
     }
@@ -308,12 +337,97 @@ proptest! {
     }
 }
 
+/// A listing's text block of a workflow.
+fn block(w: &Workflow) -> String {
+    let mut out = Vec::new();
+    workflow_block(&mut out, w).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 /// Keys few enough that paths often meet them, twice in one object too.
 const KEYS: &[&str] = &["id", "a", "b", "$t", "é"];
 
 /// JSON text of objects and arrays over [`KEYS`], a few levels deep; an
 /// object may give a key twice (the last one counts).
 fn json_text() -> impl Strategy<Value = String> {
+    json_text_over(KEYS)
+}
+
+/// JSON text shaped like a workflow, often not quite: each field a listing
+/// reads may be missing, given twice, or of another type, and the prompt
+/// is now and then longer than a listing shows.
+fn workflow_text() -> BoxedStrategy<String> {
+    let odd = || -> BoxedStrategy<String> {
+        prop_oneof![
+            4 => scalar_text(),
+            1 => Just("[]".to_string()),
+            1 => Just(r#"{"a":1}"#.to_string()),
+            1 => Just(r#"[1,"x"]"#.to_string()),
+        ]
+        .boxed()
+    };
+    let field = |name: &'static str, value: BoxedStrategy<String>| -> BoxedStrategy<String> {
+        value.prop_map(move |v| format!("{name:?}:{v}")).boxed()
+    };
+    let object = |fields: Vec<BoxedStrategy<String>>| -> BoxedStrategy<String> {
+        prop::collection::vec(prop::strategy::Union::new(fields), 0..7)
+            .prop_map(|fs| format!("{{{}}}", fs.join(",")))
+            .boxed()
+    };
+    let list = |of: BoxedStrategy<String>, odd: BoxedStrategy<String>| -> BoxedStrategy<String> {
+        prop_oneof![
+            4 => prop::collection::vec(of, 0..4).prop_map(|vs| format!("[{}]", vs.join(","))),
+            1 => odd,
+        ]
+        .boxed()
+    };
+    let input = prop_oneof![
+        4 => object(vec![field("prompt", odd()), field("x", odd())]),
+        1 => odd(),
+    ]
+    .boxed();
+    let step = prop_oneof![
+        4 => object(vec![
+            field("$type", odd()),
+            field("name", odd()),
+            field("status", odd()),
+            field("input", input),
+            field("x", odd()),
+        ]),
+        1 => odd(),
+    ]
+    .boxed();
+    prop_oneof![
+        6 => object(vec![
+            field("id", odd()),
+            field("status", odd()),
+            field("createdAt", odd()),
+            field("completedAt", odd()),
+            field("tags", list(odd(), odd())),
+            field("steps", list(step, odd())),
+            field("x", odd()),
+        ]),
+        1 => odd(),
+    ]
+    .boxed()
+}
+
+/// A JSON scalar as text: a long string now and then (a prompt a listing
+/// cuts, with characters it escapes).
+fn scalar_text() -> BoxedStrategy<String> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "[a-z\"]{0,4}".prop_map(Value::String),
+        "[a-z é\u{202e}]{95,110}".prop_map(Value::String),
+    ]
+    .prop_map(|v| v.to_string())
+    .boxed()
+}
+
+fn json_text_over(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -322,10 +436,10 @@ fn json_text() -> impl Strategy<Value = String> {
         "[a-z\\\\\"]{0,4}".prop_map(Value::String),
     ]
     .prop_map(|v| v.to_string());
-    leaf.prop_recursive(4, 40, 5, |inner| {
+    leaf.prop_recursive(4, 40, 5, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|vs| format!("[{}]", vs.join(","))),
-            prop::collection::vec((select(KEYS), inner), 0..5).prop_map(|kv| {
+            prop::collection::vec((select(keys), inner), 0..5).prop_map(|kv| {
                 let pairs: Vec<String> = kv.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
                 format!("{{{}}}", pairs.join(","))
             }),

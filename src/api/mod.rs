@@ -13,6 +13,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::prune::Keep;
 
+mod listed;
+pub use listed::ListedPage;
+
 /// Parses a body, naming what was expected when it is not that.
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a str, what: &str) -> Result<T> {
     serde_json::from_str(body).map_err(|e| not_json(what, &e))
@@ -278,6 +281,9 @@ pub struct Step {
     pub status: Option<String>,
     pub input: Option<Value>,
     pub output: Option<Value>,
+    /// The head of the prompt, for a step a listing read (it keeps no
+    /// input then; see `listed`).
+    prompt: Option<String>,
 }
 
 /// A scalar as text, taken out of the value it was in (a string is moved,
@@ -295,26 +301,6 @@ fn text_of(v: Option<Value>) -> Option<String> {
 pub const PROMPT_SHOWN: usize = 100;
 
 impl Workflow {
-    /// What [`Workflow::from_value`] reads of a workflow, for a listing that
-    /// parses nothing else: the rest is skipped, not built, and of a prompt
-    /// only the head a listing shows is copied.
-    pub fn keep() -> Keep {
-        [
-            "id",
-            "status",
-            "createdAt",
-            "completedAt",
-            "tags",
-            "steps.$type",
-            "steps.name",
-            "steps.status",
-        ]
-        .iter()
-        .fold(Keep::none(), |k, p| k.path(p.split('.')))
-        // One more character than is shown tells whether there was more.
-        .path_cut(["steps", "input", "prompt"], PROMPT_SHOWN + 1)
-    }
-
     /// `None` unless the value is an object: anything else is not a workflow.
     pub fn from_value(mut v: Value) -> Option<Workflow> {
         let map = v.as_object_mut()?;
@@ -358,6 +344,7 @@ impl Step {
             status: text_of(map.remove("status")),
             input: map.remove("input"),
             output: map.remove("output").filter(|o| !o.is_null()),
+            prompt: None,
         })
     }
 }
@@ -379,7 +366,10 @@ pub fn is_final_status(s: &str) -> bool {
 impl Step {
     /// The prompt of the step's input, when it has one.
     pub fn prompt(&self) -> Option<&str> {
-        self.input.as_ref()?.get("prompt")?.as_str()
+        match &self.prompt {
+            Some(p) => Some(p),
+            None => self.input.as_ref()?.get("prompt")?.as_str(),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use time::{OffsetDateTime, UtcOffset};
 
-use super::walk::{self, Items, Resume, Taken};
+use super::walk::{self, Items, Read, Resume, Taken};
 use super::Ctx;
 use crate::api::{self, BlobKind};
 use crate::cli::{help, By, Mode, StatsOpts};
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, o: &StatsOpts, out: &mut Out) -> Result<()> {
     let mut progress = Progress::new(ctx.notes.live());
     let mut pages = 0usize;
     // Counted from the raw items in one pass each (`api::Reader`).
-    let walked = walk::walk(ctx, w, &query, take, true, None, &mut |_, items| {
+    let walked = walk::walk(ctx, w, &query, take, true, Read::Raw, &mut |_, items| {
         // A walk given no tree to keep hands over raw items.
         let Items::Raw(items) = items else {
             return Err(Error::other("stats: a page came parsed"));

@@ -8,7 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Ctx;
-use crate::api::{self, parse_json, KeptPage, Page, Query};
+use crate::api::{self, parse_json, KeptPage, ListedPage, Page, Query, Workflow};
 use crate::cli::WorkflowsOpts;
 use crate::dates::{self, Bound};
 use crate::error::{Error, Result};
@@ -21,6 +21,15 @@ pub enum Items<'a> {
     Raw(&'a [&'a RawValue]),
     /// Parsed down to the caller's [`Keep`].
     Kept(Vec<Value>),
+    /// Read into the listing's workflows (`None`: not an object).
+    Listed(Vec<Option<Workflow>>),
+}
+
+/// How the walk reads each page's items (see [`Items`]).
+pub enum Read<'k> {
+    Raw,
+    Kept(&'k Keep),
+    Listed,
 }
 
 impl Items<'_> {
@@ -28,6 +37,7 @@ impl Items<'_> {
         match self {
             Items::Raw(items) => items.len(),
             Items::Kept(items) => items.len(),
+            Items::Listed(items) => items.len(),
         }
     }
 }
@@ -69,8 +79,9 @@ impl Resume {
 
 /// Walks the listing from `--cursor` (or the start): one page, then the
 /// next while `all` holds and `--limit` is not reached. Each page is handed
-/// to `on_page` as its body and its items: raw, or parsed down to `keep`
-/// in the same pass as the page when it is given. The walk also ends on an empty
+/// to `on_page` as its body and its items, read as `read` says: raw,
+/// parsed down to a tree to keep, or into the listing's workflows (the
+/// last two in the same pass as the page). The walk also ends on an empty
 /// page and on a `next` cursor already asked for (a server that repeats
 /// itself must not make the walk go round for ever).
 pub fn walk(
@@ -79,11 +90,14 @@ pub fn walk(
     query: &Query,
     take: u32,
     all: bool,
-    keep: Option<&Keep>,
+    read: Read,
     // `dyn`: one copy of the loop serves both commands.
     on_page: &mut dyn FnMut(&str, Items) -> Result<Taken>,
 ) -> Result<Walked> {
-    let page_keep = keep.map(|k| KeptPage::keep(k.clone()));
+    let page_keep = match read {
+        Read::Kept(k) => Some(KeptPage::keep(k.clone())),
+        _ => None,
+    };
     let mut cursor = o.filters.cursor.clone();
     // The cursors already asked for, the first one included: a server whose
     // `next` repeats one must not make a page count twice.
@@ -99,14 +113,24 @@ pub fn walk(
         );
         let answer = ctx.client.get(&path, "workflows")?;
         let what = "a page of workflows";
-        let (next, count, taken) = match &page_keep {
-            None => {
+        let (next, count, taken) = match (&read, &page_keep) {
+            (Read::Listed, _) => {
+                let page = ListedPage::parse(&answer.body, what)?;
+                let next = page.next_cursor().map(str::to_string);
+                let count = page.items.len();
+                (
+                    next,
+                    count,
+                    on_page(&answer.body, Items::Listed(page.items))?,
+                )
+            }
+            (_, None) => {
                 let page: Page = parse_json(&answer.body, what)?;
                 let items = page.items.as_deref().unwrap_or_default();
                 let next = page.next_cursor().map(str::to_string);
                 (next, items.len(), on_page(&answer.body, Items::Raw(items))?)
             }
-            Some(keep) => {
+            (_, Some(keep)) => {
                 let page = KeptPage::parse(&answer.body, keep, what)?;
                 let next = page.next_cursor().map(str::to_string);
                 let count = page.items.len();

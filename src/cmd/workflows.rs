@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::walk::{self, Items, Resume, Taken};
+use super::walk::{self, Items, Read, Resume, Taken};
 use super::Ctx;
 use crate::api::{parse_kept, Workflow};
 use crate::cli::help;
@@ -38,14 +38,14 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
     }
     printer.start(out)?;
-    let keep = printer.walk_keep().cloned();
+    let keep = printer.keep.clone();
     let walked = walk::walk(
         ctx,
         o,
         &query,
         take,
         o.all,
-        keep.as_ref(),
+        printer.walk_read(keep.as_ref()),
         &mut |body, items| {
             let used = printer.page(out, body, items)?;
             out.flush().out()?;
@@ -96,7 +96,8 @@ fn paging_line(ctx: &Ctx, o: &WorkflowsOpts, printer: &Printer, resume: &Resume)
 fn item_keep(mode: Mode, fields: Option<&Fields>, statuses: &[String]) -> Option<Keep> {
     let keep = match (fields, mode) {
         (Some(f), _) => f.keep(Keep::none()),
-        (None, Mode::Text) => Workflow::keep(),
+        // Text reads each page into the listing's workflows (`walk_read`).
+        (None, Mode::Text) => return None,
         (None, _) if statuses.is_empty() => return None,
         (None, _) => Keep::none(),
     };
@@ -159,11 +160,16 @@ impl<'o> Printer<'o> {
         walk::status_kept(self.statuses, status)
     }
 
-    /// What the walk parses each item down to as it reads a page: the
-    /// printer's own tree, unless items are printed as sent.
-    fn walk_keep(&self) -> Option<&Keep> {
-        let as_sent = self.fields.is_none() && self.mode != Mode::Text;
-        self.keep.as_ref().filter(|_| !as_sent)
+    /// How the walk reads each page: into the listing's workflows for the
+    /// text blocks, down to the printer's tree (`keep`) for `--fields`, as
+    /// sent otherwise (each item then parsed down to `keep` here, when a
+    /// `--status` needs it).
+    fn walk_read<'k>(&self, keep: Option<&'k Keep>) -> Read<'k> {
+        match (self.fields, self.mode, keep) {
+            (None, Mode::Text, _) => Read::Listed,
+            (Some(_), _, Some(keep)) => Read::Kept(keep),
+            _ => Read::Raw,
+        }
     }
 
     /// Prints what the page holds for the listing; returns how many of its
@@ -202,6 +208,7 @@ impl<'o> Printer<'o> {
                     }
                 }
             }
+            Items::Listed(workflows) => return self.page_listed(out, workflows),
             Items::Kept(values) => {
                 for v in values {
                     if self.full() {
@@ -251,40 +258,72 @@ impl<'o> Printer<'o> {
                     out.write_all(b"\n").out()?;
                 }
             }
-            Mode::Text if !self.all => {
-                if !kept.is_empty() {
-                    writeln!(out, "Found {} workflow(s):", kept.len()).out()?;
-                } else if self.statuses.is_empty() || used == 0 {
-                    writeln!(out, "No workflows found.").out()?;
-                } else {
-                    writeln!(
-                        out,
-                        "No {} workflows on this page ({used} looked at).",
-                        self.statuses.join("/")
-                    )
-                    .out()?;
-                }
-                for (_, v) in kept {
-                    writeln!(out).out()?;
-                    self.block(out, v)?;
-                }
-            }
             Mode::Text => {
-                for (_, v) in kept {
-                    if self.printed_blocks > 0 {
-                        writeln!(out).out()?;
-                    }
-                    self.block(out, v)?;
-                    self.printed_blocks += 1;
-                }
+                let workflows = kept
+                    .into_iter()
+                    .map(|(_, v)| Workflow::from_value(v).unwrap_or_default())
+                    .collect();
+                self.blocks(out, workflows, used)?;
             }
         }
         Ok(used)
     }
 
-    fn block(&self, out: &mut Out, v: Value) -> Result<()> {
-        let wf = Workflow::from_value(v).unwrap_or_default();
-        render::workflow_block(out, &wf).out()
+    /// [`Printer::page`] for a page read into the listing's workflows.
+    fn page_listed(&mut self, out: &mut Out, workflows: Vec<Option<Workflow>>) -> Result<usize> {
+        let mut kept = Vec::new();
+        let mut used = 0;
+        for wf in workflows {
+            if self.full() {
+                break;
+            }
+            used += 1;
+            let Some(wf) = wf else {
+                return Err(Error::other(
+                    "the API sent something that is not a workflow in a page of workflows",
+                ));
+            };
+            if self.keep(wf.status.as_deref()) {
+                kept.push(wf);
+                self.printed += 1;
+            }
+        }
+        self.looked_at += used as u64;
+        self.printed_from_last_page = kept.len() as u64;
+        self.blocks(out, kept, used)?;
+        Ok(used)
+    }
+
+    /// The text blocks of a page's kept workflows (`used` were looked at):
+    /// under a count per page, or one after another with `--all`.
+    fn blocks(&mut self, out: &mut Out, kept: Vec<Workflow>, used: usize) -> Result<()> {
+        if self.all {
+            for wf in &kept {
+                if self.printed_blocks > 0 {
+                    writeln!(out).out()?;
+                }
+                render::workflow_block(out, wf).out()?;
+                self.printed_blocks += 1;
+            }
+            return Ok(());
+        }
+        if !kept.is_empty() {
+            writeln!(out, "Found {} workflow(s):", kept.len()).out()?;
+        } else if self.statuses.is_empty() || used == 0 {
+            writeln!(out, "No workflows found.").out()?;
+        } else {
+            writeln!(
+                out,
+                "No {} workflows on this page ({used} looked at).",
+                self.statuses.join("/")
+            )
+            .out()?;
+        }
+        for wf in &kept {
+            writeln!(out).out()?;
+            render::workflow_block(out, wf).out()?;
+        }
+        Ok(())
     }
 
     /// The `--fields` header, before the first page (an empty table has one too).
