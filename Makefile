@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FUZZ_SECS ?= 20
 
-.PHONY: build test demo lint release dist bench-download bench fuzz man
+.PHONY: build test demo lint release dist bench-download bench size-costs fuzz man
 
 build:
 	$(CARGO) build --bins --examples
@@ -54,6 +54,12 @@ bench-download: release
 # opt-levels or with more features; STATIC_PIE=1 measures static-pie builds.
 bench:
 	@CARGO="$(CARGO)" bash tests/support/bench.sh
+
+# What each size saving of the release build costs in CPU: the release
+# binary rebuilt with one saving left out at a time, all measured in one run
+# (tests/support/size_costs.sh; about 15 minutes).
+size-costs:
+	@CARGO="$(CARGO)" bash tests/support/size_costs.sh
 
 # The cargo-fuzz targets of fuzz/, each for FUZZ_SECS seconds (default 20),
 # one after another; nightly and cargo-fuzz are installed when missing.

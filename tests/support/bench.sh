@@ -148,17 +148,51 @@ c=j.next}while(c)})()"
 say "measuring --version"
 read -r v_wall _ < <(hf "$URL_PLAIN" 1000 50 "$BIN --version")
 v_rss=$(rss "$URL_PLAIN" 10 "$BIN" --version)
-say "measuring workflows --take=20"
-read -r one_wall one_cpu < <(hf "$URL_WALK" 300 20 "$BIN workflows --take=20")
+# median NUMBERS...: the middle one (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# rounds N RUNS ENV=VALUE|- CMD...: "median_wall median_cpu" of each command
+# (one output line per command, in order) over N rounds of RUNS runs each,
+# the commands taking turns, so that the load of a shared machine falls on
+# all of them alike. ENV=VALUE (or -) is set for the last command only.
+rounds() {
+  local n=$1 runs=$2 env_last=$3 r i w c
+  shift 3
+  local cmds=("$@") walls=() cpus=()
+  for ((i = 0; i < ${#cmds[@]}; i++)); do walls[i]=""; cpus[i]=""; done
+  for ((r = 0; r < n; r++)); do
+    for ((i = 0; i < ${#cmds[@]}; i++)); do
+      if [ "$i" = $((${#cmds[@]} - 1)) ] && [ "$env_last" != - ]; then
+        read -r w c < <(EXTRA_ENV=$env_last hf "$URL_WALK" "$runs" 5 "${cmds[i]}")
+      else
+        read -r w c < <(hf "$URL_WALK" "$runs" 5 "${cmds[i]}")
+      fi
+      walls[i]+=" $w" cpus[i]+=" $c"
+    done
+  done
+  for ((i = 0; i < ${#cmds[@]}; i++)); do
+    # shellcheck disable=SC2086 # the lists split on purpose
+    echo "$(median ${walls[i]}) $(median ${cpus[i]})"
+  done
+}
+
+say "measuring workflows --take=20 beside the floor's one request (7 rounds of 60 runs)"
+{
+  read -r floor_one_wall floor_one_cpu
+  read -r one_wall one_cpu
+} < <(rounds 7 60 - "$FLOOR one" "$BIN workflows --take=20")
 one_rss=$(rss "$URL_WALK" 10 "$BIN" workflows --take=20)
-# SSL_CERT_FILE replaces the bundled roots, and is parsed on every call.
+# SSL_CERT_FILE replaces the bundled roots; over http it must cost nothing.
 CA=/etc/ssl/certs/ca-certificates.crt
-ca_cpu=-
+ca_cpu=- ca_base_cpu=-
 if [ -f "$CA" ]; then
-  read -r _ ca_cpu < <(EXTRA_ENV=SSL_CERT_FILE=$CA hf "$URL_WALK" 300 20 "$BIN workflows --take=20")
+  say "measuring workflows --take=20 with and without SSL_CERT_FILE (7 rounds of 60 runs)"
+  {
+    read -r _ ca_base_cpu
+    read -r _ ca_cpu
+  } < <(rounds 7 60 "SSL_CERT_FILE=$CA" "$BIN workflows --take=20" "$BIN workflows --take=20")
 fi
-say "measuring the floor: one request, and the walk"
-read -r _ floor_one_cpu < <(hf "$URL_WALK" 300 20 "$FLOOR one")
+say "measuring the floor's walk"
 read -r floor_walk_wall floor_walk_cpu < <(hf "$URL_WALK" 5 1 "$FLOOR walk")
 floor_walk_rss=$(rss "$URL_WALK" 3 "$FLOOR" walk)
 say "measuring --all --jsonl over $WALK workflows"
@@ -271,7 +305,7 @@ Beside the floor (the same crates doing the least for the same work), this run:
 EOF
 floor_row "workflows --take=20: CPU" "$(ms "$one_cpu")" "$(ms "$floor_one_cpu")" ms 1.2
 [ "$ca_cpu" = - ] ||
-  floor_row "the same with SSL_CERT_FILE, over http: CPU" "$(ms "$ca_cpu")" "$(ms "$one_cpu")" ms 1.1 " (ours, without)"
+  floor_row "the same with SSL_CERT_FILE, over http: CPU" "$(ms "$ca_cpu")" "$(ms "$ca_base_cpu")" ms 1.1 " (ours, without)"
 floor_row "$WALK workflows, --all --jsonl: CPU" "$(sec "$walk_cpu")" "$(sec "$floor_walk_cpu")" s 1.5
 floor_row "the same in text: CPU" "$(sec "$text_cpu")" "$(sec "$floor_walk_cpu")" s 2
 floor_row "the same, --fields=id,status --jsonl: CPU" "$(sec "$fields_cpu")" "$(sec "$floor_walk_cpu")" s 2.5
@@ -319,7 +353,7 @@ if [ -n "${VARIANTS:-}" ]; then
 fi
 say "the 512 MiB download beside curl (tests/support/bench_download.sh)"
 echo
-bash tests/support/bench_download.sh "$BIN" "$FAKE" || over=1
+bash "$ROOT/tests/support/bench_download.sh" "$BIN" "$FAKE" || over=1
 if [ "$over" = 1 ]; then
   say "over budget"
   exit 1
