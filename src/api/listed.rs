@@ -19,6 +19,57 @@ use serde_json::Number;
 use super::{not_json, Step, Workflow, PROMPT_SHOWN};
 use crate::error::{Error, Result};
 
+/// The visits of booleans and numbers, each giving `$v`.
+macro_rules! numbers_are {
+    ($v:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+}
+
+/// The visits of every scalar, each giving `$none` (`null`: `$null`).
+macro_rules! scalars_are {
+    ($none:expr, $null:expr) => {
+        numbers_are!($none);
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($null)
+        }
+    };
+}
+
+/// The visit of an array, skipped (without recursion), giving `$v`.
+macro_rules! arrays_are {
+    ($v:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($v)
+        }
+    };
+}
+
+/// The visit of an object, skipped (without recursion), giving `$v`.
+macro_rules! objects_are {
+    ($v:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($v)
+        }
+    };
+}
+
 /// A page of the listing: each item a workflow, or `None` for an item that
 /// is not a JSON object (the caller says so where it meets it).
 pub struct ListedPage {
@@ -81,26 +132,9 @@ impl<'de> Visitor<'de> for PageVisitor {
         }))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    arrays_are!(None);
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    numbers_are!(None);
 
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
         Ok(None)
@@ -109,31 +143,6 @@ impl<'de> Visitor<'de> for PageVisitor {
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
-}
-
-/// Implements the scalar visits of a visitor whose value for every scalar
-/// is `$none` (and for `null`, `$null`).
-macro_rules! scalars_are {
-    ($none:expr, $null:expr) => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok($null)
-        }
-    };
 }
 
 /// `items`: absent or null is no items; an array is read item by item;
@@ -165,10 +174,7 @@ impl<'de> Visitor<'de> for Items {
         Ok(Some(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    objects_are!(None);
 }
 
 /// `next` or `nextCursor`: a string, or null; anything else refuses the page.
@@ -197,31 +203,11 @@ impl<'de> Visitor<'de> for Cursor {
         Ok(Some(None))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    numbers_are!(None);
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    arrays_are!(None);
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    objects_are!(None);
 }
 
 /// An object's fields read into `T`; anything but an object is `None`.
@@ -256,10 +242,7 @@ impl<'de, F: Fields> Visitor<'de> for Object<F> {
 
     scalars_are!(None, None);
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    arrays_are!(None);
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = F::Out::default();
@@ -398,10 +381,7 @@ impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for ListOf<S> {
         Ok(out)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Vec::new())
-    }
+    objects_are!(Vec::new());
 }
 
 /// A scalar as text (a string as it is, a number or a boolean as JSON
@@ -448,15 +428,9 @@ impl<'de> Visitor<'de> for Text {
         Ok(None)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    arrays_are!(None);
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    objects_are!(None);
 }
 
 /// A prompt: a string, of which the head a listing shows and one more
@@ -478,21 +452,7 @@ impl<'de> Visitor<'de> for Prompt {
         f.write_str("a prompt")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    numbers_are!(None);
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
@@ -502,15 +462,9 @@ impl<'de> Visitor<'de> for Prompt {
         Ok(Some(crate::text::head(s, PROMPT_SHOWN + 1).0.to_string()))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    arrays_are!(None);
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    objects_are!(None);
 }
 
 /// An object key, read without a copy: one a listing reads, or `None`.

@@ -450,6 +450,15 @@ fn take_out_of_range_is_refused_before_anything_is_sent() {
     assert_eq!(fake.api_requests()[1].param("take"), Some("100"));
 }
 
+/// The ways a listing reads a page: into text blocks, as sent, down to
+/// `--fields`, and as sent after a parse for `--status`.
+const EVERY_FORM: [&[&str]; 4] = [
+    &["workflows"],
+    &["--jsonl", "workflows"],
+    &["workflows", "--fields=id"],
+    &["--jsonl", "workflows", "--status=succeeded"],
+];
+
 /// A page whose items or cursor are not what a page holds is refused the
 /// same way whether its items are printed as sent (`--jsonl`) or parsed
 /// down to what is shown as the page is read (text, `--fields`).
@@ -463,12 +472,7 @@ fn a_malformed_page_is_refused_in_every_form() {
         r#"{"items":[{"id":"a","status":"succeeded"}],"next":"c2""#,
     ];
     for body in pages {
-        for args in [
-            &["workflows"][..],
-            &["--jsonl", "workflows"][..],
-            &["workflows", "--fields=id"][..],
-            &["--jsonl", "workflows", "--status=succeeded"][..],
-        ] {
+        for args in EVERY_FORM {
             let fake = Fake::start();
             fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
             let run = cli(&fake, args);
@@ -533,12 +537,7 @@ fn odd_pages_read_alike_in_every_form() {
     ];
     for body in pages {
         let mut seen: Vec<(i32, bool, bool)> = Vec::new();
-        for args in [
-            &["workflows"][..],
-            &["--jsonl", "workflows"][..],
-            &["workflows", "--fields=id"][..],
-            &["--jsonl", "workflows", "--status=succeeded"][..],
-        ] {
+        for args in EVERY_FORM {
             let fake = Fake::start();
             fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
             let run = cli(&fake, args);
