@@ -163,8 +163,12 @@ pub struct Page<'a> {
 /// and takes an array for an object, where a [`KeptPage`] (and a `Value`)
 /// keeps a key's last value and wants an object. A page must read the same
 /// whether its items are printed as sent or parsed down to what is shown.
+/// So a part of the wrong type is refused only when no later value of its
+/// key replaces it (`{"items":5,"items":[...]}` is a page of items, as its
+/// `Value` is).
 impl<'de: 'a, 'a> Deserialize<'de> for Page<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
         struct Fields;
         impl<'de> serde::de::Visitor<'de> for Fields {
             type Value = Page<'de>;
@@ -177,25 +181,131 @@ impl<'de: 'a, 'a> Deserialize<'de> for Page<'a> {
                 self,
                 mut map: A,
             ) -> std::result::Result<Page<'de>, A::Error> {
-                let mut page = Page {
-                    items: None,
-                    next: None,
-                    next_cursor: None,
-                };
+                // `Err(what)`: the last value read was not `what`.
+                let (mut items, mut next, mut next_cursor) = (Ok(None), Ok(None), Ok(None));
                 while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
                     match &*key {
-                        "items" => page.items = map.next_value()?,
-                        "next" => page.next = map.next_value()?,
-                        "nextCursor" => page.next_cursor = map.next_value()?,
+                        "items" => items = map.next_value_seed(Part::<Vec<&'de RawValue>>::new())?,
+                        "next" => next = map.next_value_seed(Part::<String>::new())?,
+                        "nextCursor" => next_cursor = map.next_value_seed(Part::<String>::new())?,
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
-                Ok(page)
+                let wrong =
+                    |key: &str, what: &str| A::Error::custom(format!("`{key}` is not {what}"));
+                Ok(Page {
+                    items: items.map_err(|w| wrong("items", w))?,
+                    next: next.map_err(|w| wrong("next", w))?,
+                    next_cursor: next_cursor.map_err(|w| wrong("nextCursor", w))?,
+                })
             }
         }
         d.deserialize_map(Fields)
+    }
+}
+
+/// One part of a [`Page`] read whatever its type: null is `None`, a value
+/// of type `T` is `Some`, anything else is skipped (without recursion) and
+/// `Err` (what `T` is, for the message), so a later value can replace it.
+struct Part<T>(std::marker::PhantomData<T>);
+
+impl<T> Part<T> {
+    fn new() -> Self {
+        Part(std::marker::PhantomData)
+    }
+}
+
+type PartOf<T> = std::result::Result<Option<T>, &'static str>;
+
+impl<'de, T> serde::de::DeserializeSeed<'de> for Part<T>
+where
+    Part<T>: serde::de::Visitor<'de, Value = PartOf<T>>,
+{
+    type Value = PartOf<T>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// The visits of every value but one, each skipping it as `Err($what)`.
+macro_rules! wrong_part {
+    ($what:expr; $($skip:ident)*) => {
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str($what)
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok(Ok(None))
+        }
+        fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok(Err($what))
+        }
+        fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Ok(Err($what))
+        }
+        fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Err($what))
+        }
+        fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Ok(Err($what))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(Err($what))
+        }
+        $(wrong_part!(@$skip $what);)*
+    };
+    (@seq $what:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(Err($what))
+        }
+    };
+    (@str $what:expr) => {
+        fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+            Ok(Err($what))
+        }
+    };
+}
+
+impl<'de> serde::de::Visitor<'de> for Part<Vec<&'de RawValue>> {
+    type Value = PartOf<Vec<&'de RawValue>>;
+
+    wrong_part!("a list of workflows"; str);
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Ok(Some(items)))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Part<String> {
+    type Value = PartOf<String>;
+
+    wrong_part!("a cursor"; seq);
+
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Ok(Some(s.to_string())))
     }
 }
 

@@ -630,3 +630,40 @@ fn the_token_is_hidden_across_stdout_buffer_edges() {
         }
     }
 }
+
+/// A page part given twice is its last value in every form, whatever the
+/// type of the first: a page whose `items` or cursor is first of the wrong
+/// type, then right, is read by `--jsonl` (items as sent) as it is by the
+/// text listing and `--fields`. And what no form reads (a lone surrogate
+/// or a number out of range in a field skipped) is skipped by all alike.
+#[test]
+fn a_page_part_given_twice_reads_alike_in_every_form() {
+    let pages = [
+        r#"{"items":5,"items":[{"id":"a1","status":"succeeded"}]}"#,
+        r#"{"items":{"id":"b2"},"items":[{"id":"a1","status":"succeeded"}],"next":null}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"next":5,"next":"c1"}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"nextCursor":{},"nextCursor":null}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"items":5}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded"}],"next":"c1","next":[]}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded","x":"\ud800"}]}"#,
+        r#"{"items":[{"id":"a1","status":"succeeded","x":1e999}]}"#,
+    ];
+    for body in pages {
+        let mut seen: Vec<(i32, bool, bool)> = Vec::new();
+        for args in EVERY_FORM {
+            let fake = Fake::start();
+            fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+            let run = cli(&fake, args);
+            if run.code != 0 {
+                run.code(1).stderr_has("a page of workflows");
+                assert_eq!(run.stderr.lines().count(), 1, "{body} {args:?}: {run:?}");
+            }
+            seen.push((
+                run.code,
+                run.stdout.contains("a1"),
+                run.stderr.contains("c1"),
+            ));
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{body}: {seen:?}");
+    }
+}
