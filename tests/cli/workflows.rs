@@ -667,3 +667,98 @@ fn a_page_part_given_twice_reads_alike_in_every_form() {
         assert!(seen.windows(2).all(|w| w[0] == w[1]), "{body}: {seen:?}");
     }
 }
+
+/// A text `--all` walk over pages of odd workflows (escaped keys, values
+/// of the wrong type, steps that are not objects, terminal-acting and
+/// multibyte text, prompts cut on and around the 100th character) prints
+/// what each item read whole as a `Value` would, with `--status` and a
+/// `--limit` reached inside a later page.
+#[test]
+fn a_text_walk_prints_what_whole_values_would() {
+    use civitai_orch::api::Workflow;
+    use civitai_orch::output::render::workflow_block;
+    let cut = |n: usize, c: &str| format!("{}{c}", "p".repeat(n));
+    let pages = [
+        json!({"items": [
+            {"id": "e1", "status": "succeeded", "tags": ["a\u{1b}[31m", 5, null, ["x"]],
+             "steps": [1, {"$type": true, "name": 7, "status": {}, "input": {"prompt": cut(99, "😀b")}}]},
+            {"id": 12.5, "status": "SUCCEEDED", "createdAt": false, "completedAt": [],
+             "steps": [{"input": "s"}, {"input": {"prompt": cut(100, "")}}]},
+            {"id": "e3", "status": "failed", "steps": [{"input": {"prompt": cut(101, "")}}]},
+        ], "next": "c2"}),
+        json!({"items": [
+            {"id": "e4\u{202e}\u{9b}", "status": "succeeded", "tags": "t",
+             "steps": {"name": "x"}, "x": {"deep": [[[[{"prompt": "no"}]]]]}},
+            {"id": "e5", "status": "succeeded",
+             "steps": [{"name": "s", "input": {"prompt": cut(98, "é\n\u{7}")}}]},
+        ], "next": "c3"}),
+        json!({"items": [
+            {"id": "e6", "status": "succeeded", "steps": [{"input": {"prompt": cut(99, "éé")}}]},
+            {"id": "e7", "status": "succeeded"},
+        ], "next": null}),
+    ];
+    // The pages as the server sends them, with keys escaped.
+    let bodies: Vec<String> = pages
+        .iter()
+        .map(|p| {
+            p.to_string()
+                .replace("\"status\"", "\"st\\u0061tus\"")
+                .replace("\"prompt\"", "\"\\u0070rompt\"")
+                .replace("\"id\"", "\"\\u0069\\u0064\"")
+        })
+        .collect();
+    for (args, status, limit) in [
+        (&["workflows", "--all"][..], None, None),
+        (
+            &["workflows", "--all", "--status=succeeded", "--limit=4"][..],
+            Some("succeeded"),
+            Some(4),
+        ),
+    ] {
+        let fake = Fake::start();
+        fake.script(
+            "/v2/consumer/workflows",
+            bodies.iter().map(|b| Reply::json(200, b)).collect(),
+        );
+        let run = cli(&fake, args);
+        run.ok();
+        let mut blocks = Vec::new();
+        let mut used_pages = 0;
+        let full = |n: usize| limit.is_some_and(|l| n >= l);
+        for page in &pages {
+            used_pages += 1;
+            for item in page["items"].as_array().unwrap() {
+                if full(blocks.len()) {
+                    break;
+                }
+                let wf = Workflow::from_value(item.clone()).unwrap();
+                if status.is_some_and(|s| {
+                    !wf.status
+                        .as_deref()
+                        .is_some_and(|w| w.eq_ignore_ascii_case(s))
+                }) {
+                    continue;
+                }
+                let mut out = Vec::new();
+                workflow_block(&mut out, &wf).unwrap();
+                blocks.push(String::from_utf8(out).unwrap());
+            }
+            if full(blocks.len()) {
+                break;
+            }
+        }
+        let filters = status.map(|s| format!("Filters: status={s}\n"));
+        let expected = format!(
+            "{}{}\nFound {} workflow(s) in {used_pages} page(s).\n",
+            filters.unwrap_or_default(),
+            blocks.join("\n"),
+            blocks.len()
+        );
+        assert_eq!(run.stdout, expected, "{args:?}: {run:?}");
+        assert!(
+            !run.stdout
+                .contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']),
+            "{run:?}"
+        );
+    }
+}
