@@ -762,3 +762,72 @@ fn a_text_walk_prints_what_whole_values_would() {
         );
     }
 }
+
+/// A walk whose second page is malformed stops there in every form: the
+/// first page is printed, nothing of the second (not its workflows read
+/// before the fault), one error line naming the page.
+#[test]
+fn a_malformed_later_page_prints_nothing_of_itself() {
+    let first = r#"{"items":[{"id":"a1","status":"succeeded"}],"next":"c2"}"#;
+    let pages = [
+        r#"{"items":[{"id":"b2","status":"succeeded"},5],"next":null}"#,
+        r#"{"items":[{"id":"b2","status":"succeeded"}],"next":null} x"#,
+        r#"{"items":[{"id":"b2","status":"succeeded"}],"next":null"#,
+        r#"{"items":[{"id":"b2","status":"succeeded"}],"next":7}"#,
+        r#"[{"id":"b2","status":"succeeded"}]"#,
+        r#"{"items":[{"id":"b2","status":"succeeded","x":"\x"}]}"#,
+    ];
+    for body in pages {
+        for args in EVERY_FORM {
+            let args = [args, &["--all"]].concat();
+            let fake = Fake::start();
+            fake.script(
+                "/v2/consumer/workflows",
+                vec![Reply::json(200, first), Reply::json(200, body)],
+            );
+            let run = cli(&fake, &args);
+            run.code(1).stderr_has("a page of workflows");
+            assert_eq!(run.stderr.lines().count(), 1, "{body} {args:?}: {run:?}");
+            assert!(run.stdout.contains("a1"), "{body} {args:?}: {run:?}");
+            assert!(!run.stdout.contains("b2"), "{body} {args:?}: {run:?}");
+        }
+    }
+}
+
+/// Deep nesting at every place the text listing reads (and the page
+/// parts it checks) is skipped or refused, never a stack overflow: the
+/// run ends with the workflow printed or with one error line.
+#[test]
+fn deep_nesting_anywhere_in_a_listed_page_never_overflows() {
+    let n = 100_000;
+    let arrays = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let objects = format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+    for deep in [&arrays, &objects] {
+        let places = [
+            format!(r#"{{"items":[{{"id":"a1","tags":{deep}}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","tags":[{deep}]}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","status":{deep}}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","steps":[{{"name":{deep}}}]}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","steps":[{{"input":{deep}}}]}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","steps":[{{"input":{{"prompt":{deep}}}}}]}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1","steps":[{{"input":{{"x":{deep}}}}}]}}]}}"#),
+            format!(r#"{{"items":[{{"id":"a1"}}],"x":{deep}}}"#),
+            format!(r#"{{"items":[{{"id":"a1"}}],"next":{deep},"next":null}}"#),
+            format!(r#"{{"items":{deep},"items":[{{"id":"a1"}}]}}"#),
+        ];
+        for body in &places {
+            for args in [&["workflows"][..], &["--jsonl", "workflows"][..]] {
+                let fake = Fake::start();
+                fake.script("/v2/consumer/workflows", vec![Reply::json(200, body)]);
+                let run = cli(&fake, args);
+                let short = &body[..60.min(body.len())];
+                if run.code == 0 {
+                    assert!(run.stdout.contains("a1"), "{short} {args:?}: {run:?}");
+                } else {
+                    run.code(1).stderr_has("a page of workflows");
+                    assert_eq!(run.stderr.lines().count(), 1, "{short} {args:?}");
+                }
+            }
+        }
+    }
+}
