@@ -282,11 +282,7 @@ pub fn transport_error(
         // ureq does not export the protocol error type; its text is fixed
         // with the pinned version (tests/cli/http_layer.rs checks it).
         ureq::Error::Protocol(e) if e.to_string().starts_with("output too small") => {
-            return Error::usage(format!(
-                "the request to {host} is too long to send (its line and headers pass {} KiB); \
-                 shorten what goes into the URL",
-                super::OUTPUT_BUFFER / 1024
-            ));
+            return too_long(host);
         }
         ureq::Error::Protocol(_) => {
             format!("{host} sent something that is not a valid HTTP answer: {err}")
@@ -297,6 +293,16 @@ pub fn transport_error(
         other => format!("request to {host} failed: {other}"),
     };
     Error::new(Kind::Network, msg)
+}
+
+/// A request whose line and headers pass the output buffer (see
+/// `OUTPUT_BUFFER`): the user's to shorten (`--query`, ids, `api PATH`).
+pub fn too_long(host: &str) -> Error {
+    Error::usage(format!(
+        "the request to {host} is too long to send (its line and headers pass {} KiB); \
+         shorten what goes into the URL",
+        super::OUTPUT_BUFFER / 1024
+    ))
 }
 
 fn is_tls_failure(err: &ureq::Error, lower: &str) -> bool {

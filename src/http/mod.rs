@@ -348,6 +348,15 @@ impl Client {
         total: Option<Duration>,
         seen: &mut Seen,
     ) -> Result<Response<Body>, Sent> {
+        // An API URL is the user's path and query (`--query`, ids, `api
+        // PATH`) on the configured base. One longer than the head limit
+        // would be refused as a bad URL by the http crate (past 64 KiB)
+        // before ureq could say the head is too long: it gets the message
+        // of a head too long here. (A server's URL that long fails as a
+        // bad URL: not the user's to shorten.)
+        if auth == Auth::Api && url.len() > OUTPUT_BUFFER {
+            return Err(Sent::Local(messages::too_long(proxy::host_of(url))));
+        }
         let mut req = h::Request::builder().method(method.as_str()).uri(url);
         if auth == Auth::Api {
             req = req.header("Authorization", &self.auth);

@@ -171,3 +171,73 @@ fn a_long_redirect_location_is_followed() {
     .ok();
     assert_eq!(std::fs::read(dir.join(id)).unwrap(), fake.media(id));
 }
+
+/// What a user types stays under the head limit: a 60 KiB `--query` of
+/// letters (and one making the URL just under 64 KiB), a thousand
+/// `--tag`s, a 20 KiB id are sent whole (the id's
+/// answer is the server's, not a usage error).
+#[test]
+fn long_but_ordinary_requests_are_sent() {
+    let fake = Fake::start();
+    let q = "fox".repeat(20 * 1024);
+    crate::support::cli(&fake, &["workflows", &format!("--query={q}")]).ok();
+    assert_eq!(fake.api_requests()[0].param("query"), Some(q.as_str()));
+
+    // A URL just under 64 KiB, its head over it with the headers.
+    let fake = Fake::start();
+    let q = "x".repeat(65_500 - fake.url.len() - 50);
+    crate::support::cli(&fake, &["workflows", &format!("--query={q}")]).ok();
+    assert_eq!(fake.api_requests()[0].param("query"), Some(q.as_str()));
+
+    let fake = Fake::start();
+    let tags: Vec<String> = (0..1000).map(|i| format!("--tag=user:{i:05}")).collect();
+    let args: Vec<&str> = ["workflows"]
+        .into_iter()
+        .chain(tags.iter().map(String::as_str))
+        .collect();
+    crate::support::cli(&fake, &args).ok();
+    assert_eq!(fake.api_requests()[0].params("tags").len(), 1000);
+
+    let fake = Fake::start();
+    let id = "w".repeat(20 * 1024);
+    let run = crate::support::cli(&fake, &["workflow", &id]);
+    assert_ne!(run.code, 2, "{run:?}");
+    assert_eq!(
+        fake.api_requests()[0].segments().last().map(String::as_str),
+        Some(id.as_str())
+    );
+}
+
+/// A `--query` whose URL passes the limit (prose under 60 KiB, whose
+/// spaces are three bytes sent; the token pasted in it) is refused before
+/// anything is sent: exit 2, one line naming the host, and neither the
+/// token (sent in its header) nor the query in the message, with or
+/// without `-v`. (Both were "cannot request '...': uri too long", exit 1:
+/// the http crate refuses a URL past 64 KiB before ureq sees the head.)
+#[test]
+fn a_query_too_long_to_send_never_shows_the_token() {
+    let prose = "fox in the snow ".repeat(3 * 1024);
+    let pasted = format!("{TOKEN} ").repeat(64 * 1024 / (TOKEN.len() + 1));
+    for q in [prose, pasted] {
+        for v in [&[][..], &["-v"][..]] {
+            let fake = Fake::start();
+            let query = format!("--query={q}");
+            let args: Vec<&str> = v.iter().copied().chain(["workflows", &query]).collect();
+            let run = crate::support::cli(&fake, &args);
+            run.code(2)
+                .stderr_has("the request to 127.0.0.1:")
+                .stderr_has("is too long to send");
+            assert_eq!(
+                run.stderr
+                    .lines()
+                    .filter(|l| l.starts_with("error"))
+                    .count(),
+                1,
+                "{run:?}"
+            );
+            crate::no_token_in(&run, 12);
+            assert!(!run.stderr.contains("fox in the"), "{run:?}");
+            assert!(fake.api_requests().is_empty(), "{run:?}");
+        }
+    }
+}
