@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make size-costs`: what each size saving of the release build costs in
 # CPU. The release binary (std without backtrace printing, no unwind
-# tables, opt-level "z" with serde_json at 3) is built again with one saving
+# tables, opt-level "z") is built again with one saving
 # left out at a time, each in a target folder of its own, and every build is
 # measured the same way in one run: its size, `--version` wall time, CPU of
 # one request (`workflows --take=20`) and of the 10,000-workflow
@@ -46,8 +46,8 @@ BIN[release]=$(build release "$LAYOUT $NO_UNWIND" "${LEAN[@]}" --)
 BIN[with-unwind-tables]=$(build with-unwind-tables "$LAYOUT" "${LEAN[@]}" --)
 BIN[stable-std]=$(build stable-std "$LAYOUT $NO_UNWIND" "" --)
 BIN[opt-s]=$(build opt-s "$LAYOUT $NO_UNWIND" "${LEAN[@]}" -- --config 'profile.release.opt-level="s"')
-BIN[serde_json-z]=$(build serde_json-z "$LAYOUT $NO_UNWIND" "${LEAN[@]}" -- \
-  --config 'profile.release.package.serde_json.opt-level="z"')
+BIN[serde_json-3]=$(build serde_json-3 "$LAYOUT $NO_UNWIND" "${LEAN[@]}" -- \
+  --config 'profile.release.package.serde_json.opt-level=3')
 BIN[ureq-3]=$(build ureq-3 "$LAYOUT $NO_UNWIND" "${LEAN[@]}" -- \
   --config 'profile.release.package.ureq.opt-level=3' --config 'profile.release.package.ureq-proto.opt-level=3')
 
@@ -67,7 +67,7 @@ hf() {
 
 printf '\n| build | size | vs release | --version wall | --take=20 CPU | 10k --jsonl walk CPU |\n|---|---|---|---|---|---|\n'
 base=$(stat -c %s "${BIN[release]}")
-for name in release with-unwind-tables stable-std opt-s serde_json-z ureq-3; do
+for name in release with-unwind-tables stable-std opt-s serde_json-3 ureq-3; do
   b=${BIN[$name]}
   size=$(stat -c %s "$b")
   read -r v _ < <(hf 500 30 "$b --version")
