@@ -24,14 +24,6 @@ pub struct Keep {
 }
 
 impl Keep {
-    /// Everything: a plain `Value`.
-    pub fn whole() -> Keep {
-        Keep {
-            whole: true,
-            keys: Vec::new(),
-        }
-    }
-
     /// Nothing yet; add paths with [`Keep::path`].
     pub fn none() -> Keep {
         Keep::default()
@@ -230,7 +222,11 @@ mod tests {
     #[test]
     fn keeping_everything_is_a_plain_parse() {
         let v: Value = serde_json::from_str(DOC).unwrap();
-        assert_eq!(Keep::whole().parse(DOC).unwrap(), v);
+        let whole = Keep {
+            whole: true,
+            keys: Vec::new(),
+        };
+        assert_eq!(whole.parse(DOC).unwrap(), v);
         assert_eq!(
             keep(&["nothing"]).parse("[1,\"a\",null]").unwrap(),
             json!([1, "a", null])

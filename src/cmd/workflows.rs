@@ -5,9 +5,8 @@
 //! Items are printed page by page as they arrive, so memory does not grow
 //! with the number of pages.
 
-use std::io::{self, Write};
+use std::io::Write;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -38,7 +37,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         }
     }
     printer.start(out)?;
-    let keep = printer.keep.clone();
+    let keep = item_keep(ctx.mode(), ctx.fields(), &o.statuses);
     let walked = walk::walk(
         ctx,
         o,
@@ -47,7 +46,7 @@ pub fn run(ctx: &Ctx, o: &WorkflowsOpts, out: &mut Out) -> Result<()> {
         o.all,
         printer.walk_read(keep.as_ref()),
         &mut |body, items| {
-            let used = printer.page(out, body, items)?;
+            let used = printer.page(out, body, items, keep.as_ref())?;
             out.flush().out()?;
             Ok(Taken {
                 used,
@@ -108,6 +107,11 @@ fn item_keep(mode: Mode, fields: Option<&Fields>, statuses: &[String]) -> Option
     })
 }
 
+/// A parsed workflow's status, when it is text.
+fn status_of(v: &Value) -> Option<&str> {
+    v.get("status").and_then(Value::as_str)
+}
+
 /// The output forms over a stream of pages.
 struct Printer<'o> {
     mode: Mode,
@@ -126,8 +130,6 @@ struct Printer<'o> {
     all: bool,
     /// `--json` over one page with nothing filtered: the API's page as sent.
     verbatim: bool,
-    /// What each item is parsed down to: `None` when it is printed as sent.
-    keep: Option<Keep>,
 }
 
 impl<'o> Printer<'o> {
@@ -148,7 +150,6 @@ impl<'o> Printer<'o> {
             json_items: Vec::new(),
             printed_blocks: 0,
             all: o.all,
-            keep: item_keep(mode, fields, &o.statuses),
         }
     }
 
@@ -161,9 +162,9 @@ impl<'o> Printer<'o> {
     }
 
     /// How the walk reads each page: into the listing's workflows for the
-    /// text blocks, down to the printer's tree (`keep`) for `--fields`, as
-    /// sent otherwise (each item then parsed down to `keep` here, when a
-    /// `--status` needs it).
+    /// text blocks, down to the tree to keep (`keep`) for `--fields`, as
+    /// sent otherwise (each item then parsed down to `keep` by
+    /// [`Printer::page`] when a `--status` needs it).
     fn walk_read<'k>(&self, keep: Option<&'k Keep>) -> Read<'k> {
         match (self.fields, self.mode, keep) {
             (None, Mode::Text, _) => Read::Listed,
@@ -172,9 +173,16 @@ impl<'o> Printer<'o> {
         }
     }
 
-    /// Prints what the page holds for the listing; returns how many of its
-    /// items were looked at (fewer than all when the limit was reached).
-    fn page(&mut self, out: &mut Out, body: &str, items: Items) -> Result<usize> {
+    /// Prints what the page holds for the listing, its items read as
+    /// [`Printer::walk_read`] asked; returns how many of them were looked
+    /// at (fewer than all when the limit was reached).
+    fn page(
+        &mut self,
+        out: &mut Out,
+        body: &str,
+        items: Items,
+        keep: Option<&Keep>,
+    ) -> Result<usize> {
         if self.verbatim {
             self.looked_at += items.len() as u64;
             write_minified(out, body).out()?;
@@ -183,115 +191,98 @@ impl<'o> Printer<'o> {
         }
         let not_workflow =
             || Error::other("the API sent something that is not a workflow in a page of workflows");
-        // Each kept workflow as sent (when printed so) and as parsed.
-        let mut kept: Vec<(Option<&RawValue>, Value)> = Vec::new();
-        let mut used = 0;
         match items {
-            Items::Raw(items) => {
-                for item in items {
-                    if self.full() {
-                        break;
-                    }
-                    used += 1;
-                    if !item.get().starts_with('{') {
-                        return Err(not_workflow());
-                    }
-                    // JSON out with nothing to filter or pick needs no
-                    // parse: the item is printed as the API sent it.
-                    let v: Value = match &self.keep {
-                        Some(keep) => parse_kept(item.get(), keep, "a workflow")?,
-                        None => Value::Null,
-                    };
-                    if self.keep(v.get("status").and_then(Value::as_str)) {
-                        kept.push((Some(*item), v));
-                        self.printed += 1;
-                    }
-                }
+            Items::Listed(workflows) => {
+                let (kept, used) = self.take(
+                    workflows,
+                    |w| w.ok_or_else(not_workflow),
+                    |w| w.status.as_deref(),
+                )?;
+                self.blocks(out, kept, used)?;
+                Ok(used)
             }
-            Items::Listed(workflows) => return self.page_listed(out, workflows),
             Items::Kept(values) => {
-                for v in values {
-                    if self.full() {
-                        break;
-                    }
-                    used += 1;
-                    if !v.is_object() {
-                        return Err(not_workflow());
-                    }
-                    if self.keep(v.get("status").and_then(Value::as_str)) {
-                        kept.push((None, v));
-                        self.printed += 1;
+                let (kept, used) = self.take(
+                    values,
+                    |v| {
+                        if v.is_object() {
+                            Ok(v)
+                        } else {
+                            Err(not_workflow())
+                        }
+                    },
+                    status_of,
+                )?;
+                // The walk parses down to a tree only for `--fields`.
+                let f = self
+                    .fields
+                    .ok_or_else(|| Error::other("workflows: a page came parsed"))?;
+                for v in &kept {
+                    match self.mode {
+                        Mode::Json => self.json_items.push(f.select(v).to_string()),
+                        Mode::Jsonl => writeln!(out, "{}", f.select(v)).out()?,
+                        Mode::Text => writeln!(out, "{}", f.row(v)).out()?,
                     }
                 }
+                Ok(used)
             }
-        }
-        self.looked_at += used as u64;
-        self.printed_from_last_page = kept.len() as u64;
-        if let Some(f) = self.fields {
-            for (_, v) in &kept {
-                match self.mode {
-                    Mode::Json => self.json_items.push(f.select(v).to_string()),
-                    Mode::Jsonl => writeln!(out, "{}", f.select(v)).out()?,
-                    Mode::Text => writeln!(out, "{}", f.row(v)).out()?,
-                }
-            }
-            return Ok(used);
-        }
-        match self.mode {
-            // The one document is only whole at the end: it is held until
-            // then, so that a failure on a later page leaves stdout empty
-            // rather than cut. (`--jsonl` streams.)
-            Mode::Json => self
-                .json_items
-                .extend(kept.iter().map(|(item, v)| match item {
-                    Some(item) => minify(item.get()),
-                    None => v.to_string(),
-                })),
-            Mode::Jsonl => {
-                for (item, v) in &kept {
-                    match item {
-                        Some(item) => write_minified(out, item.get()).out()?,
-                        None => serde_json::to_writer(&mut *out, v)
-                            .map_err(io::Error::from)
-                            .out()?,
+            Items::Raw(items) => {
+                // JSON out with nothing to filter needs no parse: the item
+                // is printed as the API sent it.
+                let (kept, used) = self.take(
+                    items.iter().copied(),
+                    |item| {
+                        if !item.get().starts_with('{') {
+                            return Err(not_workflow());
+                        }
+                        let v = match keep {
+                            Some(keep) => parse_kept(item.get(), keep, "a workflow")?,
+                            None => Value::Null,
+                        };
+                        Ok((item, v))
+                    },
+                    |(_, v)| status_of(v),
+                )?;
+                for (item, _) in kept {
+                    if self.mode == Mode::Json {
+                        // The one document is only whole at the end: it is
+                        // held until then, so that a failure on a later
+                        // page leaves stdout empty rather than cut.
+                        self.json_items.push(minify(item.get()));
+                    } else {
+                        write_minified(out, item.get()).out()?;
+                        out.write_all(b"\n").out()?;
                     }
-                    out.write_all(b"\n").out()?;
                 }
-            }
-            Mode::Text => {
-                let workflows = kept
-                    .into_iter()
-                    .map(|(_, v)| Workflow::from_value(v).unwrap_or_default())
-                    .collect();
-                self.blocks(out, workflows, used)?;
+                Ok(used)
             }
         }
-        Ok(used)
     }
 
-    /// [`Printer::page`] for a page read into the listing's workflows.
-    fn page_listed(&mut self, out: &mut Out, workflows: Vec<Option<Workflow>>) -> Result<usize> {
-        let mut kept = Vec::new();
-        let mut used = 0;
-        for wf in workflows {
+    /// A page's items up to `--limit`, each read by `read` (an error ends
+    /// the page), kept when `--status` passes its `status`; with how many
+    /// were looked at.
+    fn take<I, T>(
+        &mut self,
+        items: impl IntoIterator<Item = I>,
+        mut read: impl FnMut(I) -> Result<T>,
+        status: fn(&T) -> Option<&str>,
+    ) -> Result<(Vec<T>, usize)> {
+        let (mut kept, mut used) = (Vec::new(), 0);
+        for item in items {
             if self.full() {
                 break;
             }
             used += 1;
-            let Some(wf) = wf else {
-                return Err(Error::other(
-                    "the API sent something that is not a workflow in a page of workflows",
-                ));
-            };
-            if self.keep(wf.status.as_deref()) {
-                kept.push(wf);
+            let item = read(item)?;
+            if self.keep(status(&item)) {
+                kept.push(item);
                 self.printed += 1;
             }
         }
         self.looked_at += used as u64;
         self.printed_from_last_page = kept.len() as u64;
-        self.blocks(out, kept, used)?;
-        Ok(used)
+        Ok((kept, used))
     }
 
     /// The text blocks of a page's kept workflows (`used` were looked at):

@@ -537,7 +537,7 @@ fn agent_config(tls: TlsConfig) -> ureq::config::Config {
         .accept("application/json")
         // ureq zero-fills both buffers for every connection: 128 KiB each
         // by default. 64 KiB still holds the largest response head ureq
-        // accepts; the output buffer stays whole (see OUTPUT_BUFFER).
+        // accepts, and any request head a server takes (see OUTPUT_BUFFER).
         .input_buffer_size(INPUT_BUFFER)
         .output_buffer_size(OUTPUT_BUFFER)
         .tls_config(tls)
